@@ -1,0 +1,86 @@
+"""The ``recsys`` command line: one thin module per command.
+
+Each command module defines ``add_parser(subparsers)`` and ``run(args) -> int``. Bad input
+(:class:`recsys.errors.InputError`, argparse errors) prints one line and exits with code 2;
+an interruption prints one line and exits with code 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from recsys.errors import InputError
+
+#: command name -> module under recsys.cli
+COMMANDS = {
+    "demo": "demo",
+    "ab": "ab",
+    "analyze": "analyze",
+    "evaluate": "evaluate",
+    "tune-diversity": "tune_diversity",
+    "artwork-test": "artwork_test",
+    "preview": "preview",
+    "power": "power",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2 (argparse prints usage too)
+        raise InputError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="recsys", description="A personalization testbed: simulate, recommend, A/B test.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, module_name in COMMANDS.items():
+        try:
+            module = importlib.import_module(f"recsys.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"recsys.cli.{module_name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(sub, name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "command", None):
+            parser.print_help()
+            return 2
+        return int(args.run(args) or 0)
+    except InputError as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else "bad input"
+        print(f"recsys: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("recsys: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise InputError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"expected a probability in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise InputError(f"expected a probability in [0, 1], got {text!r}")
+    return value
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

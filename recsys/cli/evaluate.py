@@ -1,0 +1,119 @@
+"""``recsys evaluate``: offline metrics of every model on a hold-out split.
+
+Data: ``--interactions PATH`` (MovieLens or CSV, ``--format``), or without it the synthetic
+world's warm-up logs. Prints a table; ``--json PATH`` writes contracts section 6's JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from recsys.cli import probability
+from recsys.errors import InputError
+
+
+def _k(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if k <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return k
+
+
+def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(name, help="offline metrics of every model on a held-out split",
+                              description=__doc__.splitlines()[0])
+    p.add_argument("--interactions", metavar="PATH", help="ratings/plays file (or MovieLens directory); "
+                   "default: the synthetic world's logs")
+    p.add_argument("--items", metavar="PATH", help="items file (MovieLens: found beside the ratings)")
+    p.add_argument("--format", choices=("movielens", "csv"), default="csv",
+                   help="movielens (u.data, ratings.dat, ratings.csv) or csv with user,item[,rating][,timestamp] (default)")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="keep ratings >= this as implicit feedback (MovieLens default 4)")
+    p.add_argument("--k", type=_k, default=10, help="list length (default 10)")
+    p.add_argument("--split", choices=("temporal", "random"), default="temporal")
+    p.add_argument("--test-fraction", type=probability, default=0.2, help="share held out (default 0.2)")
+    p.add_argument("--models", default=None, help="comma-separated subset of: random, popularity, als, bpr, content, hybrid")
+    p.add_argument("--segment-column", default=None, help="a column of the interactions to break results down by "
+                   "(the synthetic world: its engagement segments)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run)
+    return p
+
+
+def _check_out(path: str | None) -> None:
+    if path is None:
+        return
+    parent = Path(path).parent
+    if not parent.is_dir():
+        raise InputError(f"cannot write {path}: directory {parent} does not exist")
+
+
+def _load(args):
+    from recsys.evaluate.loaders import load
+
+    if args.interactions is None:
+        try:
+            from recsys.simulate.warmup import synthetic_interactions
+        except ImportError:
+            raise InputError("the synthetic world's logs are unavailable (recsys.simulate.warmup is not built yet): "
+                             "pass --interactions PATH") from None
+        return synthetic_interactions(seed=args.seed)
+    if args.items is not None and not Path(args.items).is_file():
+        raise InputError(f"items file not found: {args.items}")
+    return load(args.format, args.interactions, args.items, threshold=args.threshold)
+
+
+def format_table(df) -> str:
+    cols = ["model", "segment", "users", "precision", "recall", "ndcg", "map", "coverage", "ild", "novelty",
+            "longtail", "fit_seconds"]
+    out = df[cols].copy()
+    for c in cols[3:]:
+        out[c] = out[c].map(lambda v: "nan" if v != v else f"{v:.4f}" if c != "fit_seconds" else f"{v:.2f}")
+    return out.rename(columns={"fit_seconds": "fit_s"}).to_string(index=False)
+
+
+def to_json(df, k: int, split: str, source: str) -> dict:
+    from recsys.evaluate.offline import METRICS
+
+    def block(rows):
+        return {r["model"]: {**{m: r[m] for m in METRICS}, "users": int(r["users"]), "fit_seconds": r["fit_seconds"]}
+                for r in rows.to_dict("records")}
+
+    out = {"k": k, "split": split, "data": source, "models": block(df[df["segment"] == "all"])}
+    segs = [s for s in df["segment"].unique() if s != "all"]
+    if segs:
+        out["segments"] = {s: block(df[df["segment"] == s]) for s in segs}
+    return out
+
+
+def run(args) -> int:
+    from recsys.evaluate.offline import default_models, evaluate_models
+    from recsys.io import write_json
+
+    _check_out(args.json)
+    interactions, items = _load(args)
+    models = default_models(args.seed, with_content=items is not None)
+    if args.models:
+        wanted = [m.strip() for m in args.models.split(",") if m.strip()]
+        unknown = [m for m in wanted if m not in models]
+        if unknown:
+            raise InputError(f"unknown model {unknown[0]!r} (known here: {', '.join(models)})")
+        models = {m: models[m] for m in wanted}
+    segments = args.segment_column
+    if segments is None and args.interactions is None and "segment" in interactions:
+        segments = "segment"  # the synthetic world's engagement segments
+    result = evaluate_models(interactions, items, models, k=args.k, split=args.split,
+                             test_fraction=args.test_fraction, segments=segments, seed=args.seed,
+                             progress=not args.no_progress)
+    source = args.interactions or "synthetic world"
+    if args.json:
+        write_json(args.json, to_json(result, args.k, args.split, str(source)))
+    print(f"k={args.k}, split={args.split}, data={source}")
+    print(format_table(result))
+    return 0

@@ -1,0 +1,169 @@
+"""Experiment files (TOML, contracts section 5) as frozen dataclasses, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from recsys.config_util import dump_toml, from_mapping, read_toml, to_mapping
+from recsys.errors import InputError
+from recsys.world.config import WorldConfig
+from recsys.world.segments import SEGMENTS
+
+POLICIES = ("random", "popularity", "cf", "content", "hybrid", "oracle")
+CORRECTIONS = ("holm", "bh", "none")
+METRICS = ("ctr", "play_rate", "watch_minutes", "completion_rate", "regret_ratio", "sessions", "churn_rate",
+           "time_to_first_play", "engagement_efficiency")
+
+
+@dataclass(frozen=True)
+class ArmConfig:
+    name: str
+    policy: str
+    share: float
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    primary: str = "ctr"
+    secondary: tuple[str, ...] = ("watch_minutes", "completion_rate")
+    guardrails: dict = field(default_factory=lambda: {"churn_rate": 0.0, "completion_rate": -0.015})
+    strategic: tuple[str, ...] = ("coverage", "long_tail_share")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "experiment"
+    seed: int = 7
+    users: int = 20_000
+    days: int = 14
+    warmup_days: int = 28
+    control: str = "popularity"
+    alpha: float = 0.05
+    correction: str = "holm"
+    retrain_every: int = 0                 # days between model refits on the arm's own logs; 0 = never
+    target_segments: tuple[str, ...] = ()  # only these segments enter the experiment (empty: all)
+    cuped: bool = True
+    world: WorldConfig = field(default_factory=WorldConfig)
+    arms: tuple[ArmConfig, ...] = (
+        ArmConfig("popularity", "popularity", 0.5),
+        ArmConfig("hybrid", "hybrid", 0.5, {"diversity": 0.3, "artwork": "bandit-play"}),
+    )
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+
+    @property
+    def arm_names(self) -> list[str]:
+        return [a.name for a in self.arms]
+
+    def validate(self) -> "ExperimentConfig":
+        if self.users < 2:
+            raise InputError(f"experiment.users must be at least 2, got {self.users}")
+        if self.days < 1:
+            raise InputError(f"experiment.days must be at least 1, got {self.days}")
+        if self.warmup_days < 7:
+            raise InputError(f"experiment.warmup_days must be at least 7, got {self.warmup_days}")
+        if self.retrain_every < 0:
+            raise InputError("experiment.retrain_every must be >= 0 (0 = never)")
+        if not 0.0 < self.alpha < 1.0:
+            raise InputError(f"experiment.alpha must be in (0, 1), got {self.alpha}")
+        if self.correction not in CORRECTIONS:
+            raise InputError(f"experiment.correction must be one of {', '.join(CORRECTIONS)}, got {self.correction!r}")
+        for s in self.target_segments:
+            if s not in SEGMENTS:
+                raise InputError(f"experiment.target_segments: unknown segment {s!r} (known: {', '.join(SEGMENTS)})")
+        if len(self.arms) < 2:
+            raise InputError("an experiment needs at least two [[arms]]")
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise InputError(f"arm names must be unique, got {names}")
+        for a in self.arms:
+            if a.policy not in POLICIES:
+                raise InputError(f"arm {a.name!r}: unknown policy {a.policy!r} (known: {', '.join(POLICIES)})")
+            if not 0.0 <= a.share <= 1.0:
+                raise InputError(f"arm {a.name!r}: share must be in [0, 1], got {a.share}")
+        total = sum(a.share for a in self.arms)
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise InputError(f"arm shares must sum to 1, got {total:g}")
+        if self.control not in names:
+            raise InputError(f"control arm {self.control!r} is not among the arms ({', '.join(names)})")
+        m = self.metrics
+        for metric in (m.primary, *m.secondary, *m.guardrails):
+            if metric not in METRICS:
+                raise InputError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
+        for metric, tol in m.guardrails.items():
+            if not isinstance(tol, (int, float)) or isinstance(tol, bool):
+                raise InputError(f"metrics.guardrails.{metric} must be a number (worst acceptable relative change)")
+        return self
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "ExperimentConfig":
+        data = dict(data)
+        unknown = sorted(set(data) - {"experiment", "world", "arms", "metrics"})
+        if unknown:
+            raise InputError(f"unknown table [{unknown[0]}] (known: experiment, world, arms, metrics)")
+        exp = dict(data.get("experiment", {}))
+        world = dict(data.get("world", {}))
+        if "users" in world:
+            raise InputError("set the number of users in [experiment] users, not [world] users")
+        exp_fields = {f.name for f in dataclasses.fields(cls)} - {"world", "arms", "metrics"}
+        bad = sorted(set(exp) - exp_fields)
+        if bad:
+            raise InputError(f"unknown key experiment.{bad[0]} (known: {', '.join(sorted(exp_fields))})")
+        kwargs = from_mapping(_ExpScalars, exp, "experiment").__dict__
+        users = kwargs.get("users", cls.users)
+        wc = WorldConfig.from_dict({**world, "users": users})
+        arms_raw = data.get("arms")
+        if arms_raw is not None:
+            if not isinstance(arms_raw, list):
+                raise InputError("[[arms]] must be an array of tables")
+            arms = tuple(from_mapping(ArmConfig, a, f"arms[{i}]") for i, a in enumerate(arms_raw))
+        else:
+            arms = cls.arms
+        metrics = from_mapping(MetricsConfig, data.get("metrics", {}), "metrics")
+        return cls(**{k: v for k, v in kwargs.items() if v is not None}, world=wc, arms=arms, metrics=metrics).validate()
+
+    @classmethod
+    def load(cls, path: str | Path) -> "ExperimentConfig":
+        data = read_toml(path)
+        try:
+            return cls.from_dict(data)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = to_mapping(self)
+        world = d.pop("world")
+        world.pop("users")
+        arms = d.pop("arms")
+        metrics = d.pop("metrics")
+        return {"experiment": d, "world": world, "arms": arms, "metrics": metrics}
+
+    def to_toml(self) -> str:
+        return dump_toml(self.to_dict())
+
+    def replace(self, **kwargs: Any) -> "ExperimentConfig":
+        cfg = dataclasses.replace(self, **kwargs)
+        if "users" in kwargs:
+            cfg = dataclasses.replace(cfg, world=dataclasses.replace(cfg.world, users=kwargs["users"]))
+        return cfg.validate()
+
+
+@dataclass(frozen=True)
+class _ExpScalars:
+    """The scalar keys of the [experiment] table (all optional)."""
+
+    name: str | None = None
+    seed: int | None = None
+    users: int | None = None
+    days: int | None = None
+    warmup_days: int | None = None
+    control: str | None = None
+    alpha: float | None = None
+    correction: str | None = None
+    retrain_every: int | None = None
+    target_segments: tuple[str, ...] | None = None
+    cuped: bool | None = None

@@ -1,0 +1,1 @@
+"""Rendering results as charts and self-contained HTML pages."""

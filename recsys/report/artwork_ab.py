@@ -1,0 +1,188 @@
+"""The two-artwork CTR experiment on counts: the test, its interval, and a plain-language verdict.
+
+Everything here works on four numbers (users and clicks per artwork), so the same function
+serves ``recsys artwork-test`` with two given click probabilities and a run inside the world.
+Each user sees the title once with the artwork of their arm, so the user is the unit and a
+user's click is a Bernoulli draw: the two-proportion z-test applies directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from recsys.errors import InputError
+from recsys.rng import generator
+
+TEST_NAME = "two-proportion z"
+
+
+@dataclass(frozen=True)
+class ArtworkTestResult:
+    """Counts, rates and test results; ``diff`` is CTR(B) - CTR(A)."""
+
+    users_a: int
+    clicks_a: int
+    users_b: int
+    clicks_b: int
+    alpha: float
+    power: float
+    ctr_a: float
+    ctr_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    z: float
+    p_value: float
+    chi2: float
+    chi2_p_value: float
+    significant: bool
+    winner: str | None                 # "A", "B", or None when not significant
+    users_needed_per_arm: float | None  # for the observed effect at ``power``; inf if no effect
+    more_users_needed: int | None      # beyond the users already in the test (None if significant)
+    recommendation: str
+
+    def arm_ci(self, arm: str) -> tuple[float, float]:
+        """Wilson interval of one arm's CTR (for the chart's error bars)."""
+        n, c = (self.users_a, self.clicks_a) if arm == "A" else (self.users_b, self.clicks_b)
+        z = stats.norm.ppf(1 - self.alpha / 2)
+        p = c / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
+
+    def to_json(self) -> dict:
+        """Contracts section 6, plus extra keys."""
+        needed = self.users_needed_per_arm
+        return {
+            "arms": {"A": {"users": self.users_a, "clicks": self.clicks_a, "ctr": self.ctr_a},
+                     "B": {"users": self.users_b, "clicks": self.clicks_b, "ctr": self.ctr_b}},
+            "diff": self.diff, "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
+            "test": TEST_NAME, "recommendation": self.recommendation,
+            "alpha": self.alpha, "z": self.z, "chi2": self.chi2, "chi2_p_value": self.chi2_p_value,
+            "significant": self.significant, "winner": self.winner,
+            "users_needed_per_arm": None if needed is None or not math.isfinite(needed) else int(math.ceil(needed)),
+            "more_users_needed": self.more_users_needed,
+        }
+
+
+def assign_and_click(users: int, p_a: float, p_b: float, seed: int) -> tuple[int, int, int, int]:
+    """Randomise ``users`` into two equal arms (A gets the odd one) and draw each user's click.
+
+    Complete randomisation (a seeded permutation) keeps both arms non-empty for any users >= 2.
+    Returns (users_a, clicks_a, users_b, clicks_b).
+    """
+    if users < 2:
+        raise InputError(f"--users must be at least 2, got {users}")
+    for name, p in (("--p-a", p_a), ("--p-b", p_b)):
+        if not 0.0 <= p <= 1.0:
+            raise InputError(f"{name} must be a probability in [0, 1], got {p}")
+    rng = generator(seed, "artwork-test")
+    in_b = np.zeros(users, dtype=bool)
+    in_b[rng.permutation(users)[: users // 2]] = True
+    click = rng.random(users) < np.where(in_b, p_b, p_a)
+    return int((~in_b).sum()), int(click[~in_b].sum()), int(in_b.sum()), int(click[in_b].sum())
+
+
+def users_per_arm(p_a: float, p_b: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Users per arm for a two-sided two-proportion test to detect ``p_a`` vs ``p_b`` with
+    ``power``: Cohen's arcsine effect size with the normal approximation (as statsmodels'
+    NormalIndPower with proportion_effectsize). Infinite when the rates are equal."""
+    h = abs(2 * math.asin(math.sqrt(p_b)) - 2 * math.asin(math.sqrt(p_a)))
+    if h == 0:
+        return math.inf
+    z_a, z_b = stats.norm.isf(alpha / 2), stats.norm.isf(1 - power)
+    return 2 * ((z_a + z_b) / h) ** 2
+
+
+def two_artwork_test(users_a: int, clicks_a: int, users_b: int, clicks_b: int, alpha: float = 0.05,
+                     power: float = 0.8) -> ArtworkTestResult:
+    """The two-proportion z-test (pooled standard error, as statsmodels' ``proportions_ztest``),
+    the Wald interval of the difference, the chi-squared test of the 2x2 table (which agrees:
+    chi2 = z^2), and the recommendation. Degenerate tables (no clicks at all, or all clicks)
+    give z = 0 and p = 1."""
+    for name, v in (("users_a", users_a), ("clicks_a", clicks_a), ("users_b", users_b), ("clicks_b", clicks_b)):
+        if int(v) != v or v < 0:
+            raise InputError(f"{name} must be a non-negative integer, got {v}")
+    if users_a < 1 or users_b < 1:
+        raise InputError("each artwork needs at least one user")
+    if clicks_a > users_a or clicks_b > users_b:
+        raise InputError("clicks cannot exceed users")
+    if not 0 < alpha < 1:
+        raise InputError(f"--alpha must be in (0, 1), got {alpha}")
+    if not 0 < power < 1:
+        raise InputError(f"power must be in (0, 1), got {power}")
+    na, ca, nb, cb = int(users_a), int(clicks_a), int(users_b), int(clicks_b)
+    pa, pb = ca / na, cb / nb
+    diff = pb - pa
+    pooled = (ca + cb) / (na + nb)
+    se_pooled = math.sqrt(pooled * (1 - pooled) * (1 / na + 1 / nb))
+    if se_pooled > 0:
+        z = diff / se_pooled
+        p_value = float(2 * stats.norm.sf(abs(z)))
+        table = np.array([[ca, na - ca], [cb, nb - cb]])
+        chi2, chi2_p, _, _ = stats.chi2_contingency(table, correction=False)
+    else:
+        z, p_value, chi2, chi2_p = 0.0, 1.0, 0.0, 1.0
+    se = math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb)
+    q = stats.norm.ppf(1 - alpha / 2)
+    lo, hi = diff - q * se, diff + q * se
+    significant = p_value < alpha
+    winner = ("B" if diff > 0 else "A") if significant else None
+    needed = more = None
+    if not significant:
+        needed = users_per_arm(pa, pb, alpha, power)
+        more = None if not math.isfinite(needed) else max(0, 2 * math.ceil(needed) - (na + nb))
+    partial = dict(users_a=na, clicks_a=ca, users_b=nb, clicks_b=cb, alpha=float(alpha), power=float(power),
+                   ctr_a=pa, ctr_b=pb, diff=diff, ci_low=lo, ci_high=hi, z=float(z), p_value=p_value,
+                   chi2=float(chi2), chi2_p_value=float(chi2_p), significant=significant, winner=winner,
+                   users_needed_per_arm=needed, more_users_needed=more)
+    return ArtworkTestResult(**partial, recommendation=recommend(**partial))
+
+
+def _about(n: float) -> int:
+    """Round up to two significant figures: 'about 3,500' rather than 'about 3,412'."""
+    if n <= 0:
+        return 0
+    step = 10 ** max(0, int(math.floor(math.log10(n))) - 1)
+    return int(math.ceil(n / step) * step)
+
+
+def _pts(x: float) -> str:
+    return f"{x * 100:.1f}"
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def recommend(*, ctr_a, ctr_b, diff, ci_low, ci_high, p_value, alpha, power, significant, winner,
+              users_needed_per_arm, more_users_needed, users_a, users_b, **_) -> str:
+    """A paragraph for a product analyst: which artwork, and how sure; or how many more users."""
+    level = f"{1 - alpha:.0%}"
+    if significant:
+        sure = "very sure" if p_value < alpha / 50 else ("quite sure" if p_value < alpha / 5 else "reasonably sure")
+        if winner == "B":
+            rel = f" ({diff / ctr_a:+.0%} relative)" if ctr_a > 0 else ""
+            return (f"Use artwork B. {ctr_b:.1%} of users shown B clicked, against {ctr_a:.1%} for A: "
+                    f"{_pts(diff)} percentage points more{rel}. We are {sure} this is not chance "
+                    f"({_p(p_value)}): with {level} confidence B's true click-through rate is between "
+                    f"{_pts(ci_low)} and {_pts(ci_high)} points higher.")
+        return (f"Keep artwork A. {ctr_a:.1%} of users shown A clicked, against {ctr_b:.1%} for B: "
+                f"B is {_pts(-diff)} percentage points worse. We are {sure} this is not chance "
+                f"({_p(p_value)}): with {level} confidence B's true click-through rate is between "
+                f"{_pts(-ci_high)} and {_pts(-ci_low)} points lower.")
+    head = (f"Not significant: A {ctr_a:.1%} vs B {ctr_b:.1%} (difference {diff * 100:+.1f} points, "
+            f"{level} interval {ci_low * 100:+.1f} to {ci_high * 100:+.1f}, {_p(p_value)}); with this many users a "
+            f"difference like this could well be chance, so neither artwork has shown it is better.")
+    if users_needed_per_arm is None or not math.isfinite(users_needed_per_arm):
+        return (head + " The two artworks did equally well, so more users will not separate them unless "
+                "the true difference is larger than this test can see; keep artwork A or try a bolder variant.")
+    per_arm = _about(users_needed_per_arm)
+    more = max(_about(more_users_needed or 0), 100)
+    return (head + f" If the true difference is as large as observed, about {per_arm:,} users per artwork "
+            f"({2 * per_arm:,} in all) would detect it with {power:.0%} power: about {more:,} more users are "
+            f"needed. Until then keep artwork A.")

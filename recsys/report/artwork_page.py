@@ -1,0 +1,101 @@
+"""The two-artwork test as a bar chart (PNG) and a self-contained HTML page embedding it.
+
+The chart is drawn with matplotlib's object-oriented API on an Agg canvas (no pyplot, no global
+state, no display needed); the page inlines the PNG as base64, so it opens without a network
+or the PNG beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from recsys.report.artwork_ab import ArtworkTestResult
+
+_COLOURS = {"A": "#7a8ba6", "B": "#e07a3f"}
+
+
+def bar_chart_png(result: ArtworkTestResult, dpi: int = 110) -> bytes:
+    """CTR per artwork with its (1 - alpha) Wilson interval as error bars."""
+    fig = Figure(figsize=(5.2, 3.6), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    arms = ("A", "B")
+    ctr = (result.ctr_a, result.ctr_b)
+    ci = [result.arm_ci(a) for a in arms]
+    err = [[c - lo for c, (lo, _) in zip(ctr, ci)], [hi - c for c, (_, hi) in zip(ctr, ci)]]
+    bars = ax.bar(arms, [c * 100 for c in ctr], color=[_COLOURS[a] for a in arms], width=0.55,
+                  yerr=[[e * 100 for e in err[0]], [e * 100 for e in err[1]]], capsize=8,
+                  error_kw={"elinewidth": 1.4, "ecolor": "#333333"})
+    for bar, (_, hi), n, k in zip(bars, ci, (result.users_a, result.users_b), (result.clicks_a, result.clicks_b)):
+        ax.annotate(f"{k / n:.1%}  ({k:,}/{n:,})", (bar.get_x() + bar.get_width() / 2, hi * 100), xytext=(0, 5),
+                    textcoords="offset points", ha="center", va="bottom", color="#222222", fontsize=9)
+    ax.set_ylabel(f"click-through rate (%), {1 - result.alpha:.0%} interval")
+    ax.set_xlabel("artwork")
+    top = max(hi for _, hi in ci) * 100
+    ax.set_ylim(0, max(1.0, min(top * 1.2, 112.0)))
+    verdict = f"B - A = {result.diff * 100:+.1f} pts, p = {result.p_value:.3g}"
+    ax.set_title(f"Two-artwork test: {verdict}", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def html_page(result: ArtworkTestResult, png: bytes, title: str = "Artwork test",
+              details: dict | None = None) -> str:
+    """A standalone page: the recommendation, the chart and the numbers."""
+    e = html.escape
+    level = f"{1 - result.alpha:.0%}"
+    rows = "".join(
+        f"<tr><th>{arm}</th><td>{n:,}</td><td>{k:,}</td><td>{k / n:.2%}</td>"
+        f"<td>{lo:.2%} to {hi:.2%}</td></tr>"
+        for arm, n, k, (lo, hi) in (("A", result.users_a, result.clicks_a, result.arm_ci("A")),
+                                    ("B", result.users_b, result.clicks_b, result.arm_ci("B"))))
+    facts = [
+        ("difference (B - A)", f"{result.diff * 100:+.2f} percentage points"),
+        (f"{level} interval", f"{result.ci_low * 100:+.2f} to {result.ci_high * 100:+.2f} points"),
+        ("two-proportion z-test", f"z = {result.z:.3f}, p = {result.p_value:.5f}"),
+        ("chi-squared test (agrees)", f"chi2 = {result.chi2:.3f}, p = {result.chi2_p_value:.5f}"),
+        ("significant at alpha", f"{'yes' if result.significant else 'no'} (alpha = {result.alpha:g})"),
+    ]
+    if result.users_needed_per_arm is not None and result.more_users_needed is not None:
+        facts.append((f"users per artwork for {result.power:.0%} power",
+                      f"{int(-(-result.users_needed_per_arm // 1)):,} (observed effect)"))
+    for k, v in (details or {}).items():
+        facts.append((str(k), str(v)))
+    fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
+    colour = "#1d7a3a" if result.significant else "#8a6d00"
+    img = base64.b64encode(png).decode("ascii")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}</title>
+<style>
+body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 760px; margin: 2em auto;
+       padding: 0 1em; color: #222; line-height: 1.45; }}
+.verdict {{ border-left: 6px solid {colour}; background: #f6f6f2; padding: 0.8em 1em; font-size: 1.05em; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ padding: 0.3em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }}
+img {{ max-width: 100%; }}
+.note {{ color: #666; font-size: 0.9em; }}
+</style></head>
+<body>
+<h1>{e(title)}</h1>
+<p class="verdict">{e(result.recommendation)}</p>
+<img alt="Click-through rate of artwork A and B with {e(level)} intervals" src="data:image/png;base64,{img}">
+<h2>Per artwork</h2>
+<table><tr><th>artwork</th><th>users</th><th>clicks</th><th>CTR</th><th>{e(level)} interval</th></tr>{rows}</table>
+<h2>Test</h2>
+<table>{fact_rows}</table>
+<p class="note">Users were assigned to A or B at random and each saw the title once; the user is the
+unit of analysis. The p-value uses the pooled standard error (as statsmodels' proportions_ztest),
+the interval of the difference the unpooled one; the users-needed figure uses Cohen's arcsine effect
+size for the observed rates at the stated power.</p>
+</body></html>
+"""

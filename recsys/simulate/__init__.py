@@ -1,0 +1,1 @@
+"""Behaviour simulation: users meet pages day by day and leave logs."""

@@ -1,0 +1,100 @@
+"""Per-shard simulation state: the users' hidden dynamic state and the service's observable history.
+
+Hidden state (satisfaction, satiation, churn, the user's memory of what they watched and passed
+over) belongs to the world. Observable history (recent plays, genre profile, counts) is what
+the service derives from its own logs; it is the only state a policy sees, via
+:meth:`ShardState.context`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recsys.page import UserContext
+from recsys.world.build import World
+from recsys.world.users import UserTruth
+
+HISTORY = 16  # recent plays kept per user (observable) and remembered (hidden)
+
+
+def push_front(buf: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """Insert ``values`` at the front of ``buf[rows]`` (ring buffer, newest first); rows unique."""
+    buf[rows, 1:] = buf[rows, :-1]
+    buf[rows, 0] = values
+
+
+def push_many(buf: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
+    """Insert several values per row, in order (rows need not be unique)."""
+    if len(rows) == 0:
+        return
+    order = np.argsort(rows, kind="stable")
+    rows, values = rows[order], values[order]
+    first = np.r_[True, rows[1:] != rows[:-1]]
+    rank = np.arange(len(rows)) - np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
+    for k in range(int(rank.max()) + 1):  # a handful of plays per user per day
+        sel = rank == k
+        push_front(buf, rows[sel], values[sel])
+
+
+@dataclass(eq=False)
+class ShardState:
+    """Users ``start..stop`` of the world; arrays are indexed by ``user_id - start``."""
+
+    start: int
+    stop: int
+    users: UserTruth            # hidden traits (slice)
+    signup: np.ndarray          # (n,) int32 public
+    arm: np.ndarray             # (n,) int8 index of the user's policy; -1: not simulated
+    satisfaction: np.ndarray    # (n,) float32 hidden
+    satiation: np.ndarray       # (n, G) float32 hidden
+    churned: np.ndarray         # (n,) bool
+    churn_day: np.ndarray       # (n,) int16, 32767 while active (observable: the account lapsed)
+    watched: np.ndarray         # (n, H) int32 hidden memory of titles played
+    passed: np.ndarray          # (n, S) int32 hidden memory of titles passed over last visit
+    obs_recent: np.ndarray      # (n, H) int32 observable recent plays
+    obs_profile: np.ndarray     # (n, G) float32 observable decayed genre profile of plays
+    obs_plays: np.ndarray       # (n,) int32
+    obs_sessions: np.ndarray    # (n,) int32
+
+    @property
+    def n(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def user_ids(self) -> np.ndarray:
+        return np.arange(self.start, self.stop, dtype=np.int64)
+
+    @classmethod
+    def new(cls, world: World, start: int, stop: int) -> "ShardState":
+        n, G, S = stop - start, world.config.genres, world.config.slots
+        return cls(
+            start=start, stop=stop, users=world.user_truth.slice(start, stop),
+            signup=world.users.signup_day[start:stop].copy(), arm=np.zeros(n, np.int8),
+            satisfaction=np.zeros(n, np.float32), satiation=np.zeros((n, G), np.float32),
+            churned=np.zeros(n, bool), churn_day=np.full(n, 32767, np.int16),
+            watched=np.full((n, HISTORY), -1, np.int32), passed=np.full((n, S), -1, np.int32),
+            obs_recent=np.full((n, HISTORY), -1, np.int32), obs_profile=np.zeros((n, G), np.float32),
+            obs_plays=np.zeros(n, np.int32), obs_sessions=np.zeros(n, np.int32),
+        )
+
+    def context(self, rows: np.ndarray, day: int) -> UserContext:
+        """What the service knows about users ``rows`` (local indices) on ``day``."""
+        return UserContext(day=day, user_ids=(rows + self.start).astype(np.int64),
+                           recent=self.obs_recent[rows], genre_profile=self.obs_profile[rows],
+                           plays=self.obs_plays[rows], sessions=self.obs_sessions[rows],
+                           signup_day=self.signup[rows])
+
+    def observe_plays(self, local: np.ndarray, titles: np.ndarray, weight: np.ndarray,
+                      genre_share: np.ndarray, decay: float = 0.97) -> None:
+        """Update the observable history from logged plays (user, title, watch share)."""
+        self.obs_profile *= decay
+        if len(local) == 0:
+            return
+        M = sp.csr_matrix((weight.astype(np.float32), (local, titles)), shape=(self.n, genre_share.shape[0]))
+        self.obs_profile += (M @ genre_share).astype(np.float32)
+        push_many(self.obs_recent, local, titles)
+        self.obs_plays += np.bincount(local, minlength=self.n).astype(np.int32)

@@ -1,0 +1,56 @@
+"""The per-user metrics table (contracts section 1), derived from the logs.
+
+One row per experiment user: counts and minutes from the experiment's logs, the segment and
+``pre_*`` covariates fixed at assignment (day 0), and whether the user churned.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys.simulate.logs import Logs
+
+COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions", "active_days")
+
+
+def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
+               churn_day: np.ndarray, pre: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Aggregate experiment logs to one row per user in ``user_ids`` (global ids, any order).
+
+    ``arm``, ``segment`` and ``churn_day`` are aligned with ``user_ids``; ``churn_day`` holds the
+    day the account lapsed (a large number if it did not).
+    """
+    user_ids = np.asarray(user_ids, dtype=np.int64)
+    n_all = int(user_ids.max()) + 1 if len(user_ids) else 0
+    p, s = logs.plays, logs.sessions
+    up = p["user_id"].to_numpy(np.int64)
+    us = s["user_id"].to_numpy(np.int64)
+
+    def per_user(idx, w=None):
+        return np.bincount(idx, weights=w, minlength=n_all)[:n_all][user_ids]
+
+    ttfp = s["seconds_to_first_play"].to_numpy(np.float64)
+    has = ~np.isnan(ttfp)
+    ttfp_sum = per_user(us[has], ttfp[has])
+    ttfp_n = per_user(us[has])
+    day_key = np.unique(us * 4096 + (s["day"].to_numpy(np.int64) + 2048))
+    table = pd.DataFrame({
+        "user_id": user_ids,
+        "arm": np.asarray(arm, dtype=object),
+        "segment": np.asarray(segment, dtype=object),
+        "impressions": per_user(us, s["impressions"].to_numpy(np.float64)).astype(np.int64),
+        "clicks": per_user(us, s["clicks"].to_numpy(np.float64)).astype(np.int64),
+        "plays": per_user(up).astype(np.int64),
+        "watch_minutes": per_user(up, p["minutes"].to_numpy(np.float64)),
+        "completions": per_user(up, p["completed"].to_numpy(np.float64)).astype(np.int64),
+        "early_abandons": per_user(up, p["abandoned_early"].to_numpy(np.float64)).astype(np.int64),
+        "sessions": per_user(us).astype(np.int64),
+        "active_days": per_user(day_key // 4096).astype(np.int64),
+        "churned": (np.asarray(churn_day) < 32767).astype(np.int64),
+        "time_to_first_play_s": np.where(ttfp_n > 0, ttfp_sum / np.maximum(ttfp_n, 1), np.nan),
+    })
+    if pre is not None:
+        pre_cols = [c for c in pre.columns if c.startswith("pre_")]
+        table = table.merge(pre[["user_id", *pre_cols]], on="user_id", how="left")
+    return table

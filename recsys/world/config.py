@@ -1,0 +1,143 @@
+"""The world's configuration: one frozen dataclass, loadable from a TOML ``[world]`` table.
+
+Sizes, the page geometry and the attention curve, and every behavioural coefficient live here,
+so that calibrating the world never means touching a policy. ``validate`` runs once, when the
+config is built from user input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from recsys.config_util import from_mapping, to_mapping
+from recsys.errors import InputError
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """Coefficients of the user model (see docs/world.md for the equations)."""
+
+    # click: logit = click_bias + utility + artwork terms - satiation - repetition
+    click_bias: float = -2.35
+    taste_weight: float = 2.2          # latent taste x title latent (cosine)
+    genre_weight: float = 0.9          # explicit genre affinity
+    cast_weight: float = 0.35          # affinity for the cast
+    quality_weight: float = 0.45       # hidden title quality
+    fame_weight: float = 0.25          # fame of the cast (pull of stars)
+    novelty_weight: float = 0.9        # pull of a fresh release, scaled by novelty seeking
+    novelty_halflife: float = 10.0     # days after release
+    runtime_weight: float = 0.5        # penalty per hour beyond the user's tolerance
+    appeal_weight: float = 1.0         # artwork's hidden appeal
+    match_weight: float = 0.5          # artwork theme matches the user's taste
+    satiation_weight: float = 1.2      # too much of the same genre lately
+    satiation_decay: float = 0.8       # per day
+    repeat_weight: float = 0.45        # shown on the previous visit and passed over
+    watched_weight: float = 1.6        # already played recently
+    # play outcome
+    abandon_bias: float = -2.0
+    abandon_utility: float = 0.8
+    abandon_dishonesty: float = 2.6    # (1 - honesty) of the artwork that drew the click
+    complete_bias: float = 0.1
+    complete_utility: float = 0.9
+    binge_bias: float = -0.9           # series: another episode
+    binge_utility: float = 0.6
+    max_episodes: int = 4
+    session_minutes_median: float = 30.0  # how long the user can sit and watch, lognormal
+    session_minutes_sigma: float = 0.5
+    session_minutes_utility: float = 0.45  # engaged viewers sit longer (log-minutes per unit utility)
+    # looking elsewhere: a session with no satisfying play may end in a search
+    search_probability: float = 0.2
+    search_candidates: int = 24
+    search_seconds: float = 25.0
+    # time
+    look_seconds: float = 2.2          # examining one card
+    skim_seconds: float = 0.5          # scrolling past one card
+    # visits, satisfaction, churn
+    sessions_max: int = 3
+    extra_session_prob: float = 0.35
+    satisfaction_memory: float = 0.8   # weight of yesterday's satisfaction
+    visit_satisfaction: float = 0.6    # log-rate change in visits per unit satisfaction
+    churn_base: float = 0.003          # daily hazard at satisfaction 0
+    churn_new_multiplier: float = 2.0  # new users are likelier to leave
+    churn_satisfaction: float = 1.6    # log-hazard change per unit satisfaction
+    reward_complete: float = 1.0
+    reward_long_play: float = 0.5
+    penalty_abandon: float = 0.7
+    penalty_no_play: float = 0.35
+    penalty_repetition: float = 0.6
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """The synthetic world: catalog, users and their behaviour. Every size is a parameter."""
+
+    users: int = 20_000
+    titles: int = 3_000
+    genres: int = 20
+    cast: int = 1_500
+    latent_dim: int = 16
+    taste_clusters: int = 8
+    series_share: float = 0.4
+    new_title_share: float = 0.06      # titles released inside [-new_title_window, +new_title_window)
+    new_title_window: int = 28
+    min_artwork: int = 3
+    max_artwork: int = 6
+    clickbait_share: float = 0.3       # titles that have a clickbait variant
+    new_user_share: float = 0.12       # users who signed up within the week before day 0
+    cast_zipf: float = 1.1
+    rows: int = 5
+    row_length: int = 8
+    row_examination: tuple[float, ...] = (1.0, 0.8, 0.62, 0.48, 0.36)
+    position_examination: tuple[float, ...] = (1.0, 0.86, 0.74, 0.63, 0.53, 0.45, 0.38, 0.32)
+    behaviour: Behaviour = field(default_factory=Behaviour)
+
+    @property
+    def slots(self) -> int:
+        return self.rows * self.row_length
+
+    def validate(self) -> "WorldConfig":
+        def positive(name: str) -> None:
+            if getattr(self, name) <= 0:
+                raise InputError(f"world.{name} must be positive, got {getattr(self, name)}")
+
+        for name in ("users", "titles", "genres", "cast", "latent_dim", "taste_clusters",
+                     "rows", "row_length", "min_artwork", "max_artwork"):
+            positive(name)
+        for name in ("series_share", "new_title_share", "clickbait_share", "new_user_share"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise InputError(f"world.{name} must be in [0, 1], got {v}")
+        if self.genres < 3:
+            raise InputError(f"world.genres must be at least 3, got {self.genres}")
+        if self.min_artwork > self.max_artwork:
+            raise InputError("world.min_artwork must not exceed world.max_artwork")
+        if self.titles < self.slots + 64:
+            raise InputError(f"world.titles must be at least rows x row_length + 64 = {self.slots + 64}")
+        if len(self.row_examination) != self.rows:
+            raise InputError(f"world.row_examination needs {self.rows} values (one per row)")
+        if len(self.position_examination) != self.row_length:
+            raise InputError(f"world.position_examination needs {self.row_length} values (one per position)")
+        for name in ("row_examination", "position_examination"):
+            vals = getattr(self, name)
+            if any(not 0.0 < v <= 1.0 for v in vals):
+                raise InputError(f"world.{name} values must be in (0, 1]")
+        b = self.behaviour
+        for name in ("satiation_decay", "satisfaction_memory", "extra_session_prob", "churn_base",
+                     "search_probability"):
+            if not 0.0 <= getattr(b, name) <= 1.0:
+                raise InputError(f"world.behaviour.{name} must be in [0, 1]")
+        if b.sessions_max < 1 or b.max_episodes < 1:
+            raise InputError("world.behaviour.sessions_max and max_episodes must be at least 1")
+        return self
+
+    def with_overrides(self, **kwargs: Any) -> "WorldConfig":
+        return dataclasses.replace(self, **kwargs).validate()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> "WorldConfig":
+        return from_mapping(cls, data or {}, "world").validate()
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_mapping(self)

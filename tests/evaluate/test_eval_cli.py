@@ -1,0 +1,85 @@
+"""``recsys evaluate`` end to end on a generated MovieLens fixture, and its bad-input cases."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+
+import pytest
+
+from recsys.cli import main
+from recsys.evaluate import planted_dataset
+
+METRIC_KEYS = {"precision", "recall", "ndcg", "map", "coverage", "ild", "novelty"}
+
+
+def test_movielens_end_to_end(ml100k, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    rc = main(["evaluate", "--interactions", str(ml100k), "--format", "movielens", "--k", "10",
+               "--json", str(out), "--no-progress"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "ndcg" in text and "hybrid" in text
+    res = json.loads(out.read_text())
+    assert res["k"] == 10 and res["split"] == "temporal"
+    assert set(res["models"]) == {"random", "popularity", "als", "bpr", "content", "hybrid"}
+    assert all(METRIC_KEYS <= set(m) for m in res["models"].values())
+    m = res["models"]
+    assert m["als"]["ndcg"] > 1.2 * m["popularity"]["ndcg"] > 1.2 * m["random"]["ndcg"]
+
+
+def test_csv_with_segments_and_random_split(tmp_path, capsys):
+    inter, items = planted_dataset(200, 80, clusters=3, mean_plays=10, seed=4)
+    p = tmp_path / "plays.csv"
+    inter.assign(segment=inter.cluster.map(lambda c: f"c{c}")).drop(columns="cluster").to_csv(p, index=False)
+    out = tmp_path / "r.json"
+    rc = main(["evaluate", "--interactions", str(p), "--split", "random", "--k", "5", "--models", "popularity,als",
+               "--segment-column", "segment", "--json", str(out), "--no-progress"])
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert set(res["models"]) == {"popularity", "als"} and set(res["segments"]) == {"c0", "c1", "c2"}
+
+
+def test_synthetic_world_is_the_default(monkeypatch, tmp_path, capsys):
+    fake = types.ModuleType("recsys.simulate.warmup")
+    fake.synthetic_interactions = lambda world_config=None, seed=0: planted_dataset(150, 60, mean_plays=8, seed=seed)
+    monkeypatch.setitem(sys.modules, "recsys.simulate.warmup", fake)
+    assert main(["evaluate", "--models", "popularity", "--no-progress"]) == 0
+    assert "synthetic world" in capsys.readouterr().out
+
+
+def test_synthetic_world_unavailable(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "recsys.simulate.warmup", None)  # import fails
+    assert main(["evaluate", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "synthetic world's logs are unavailable" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    (None, ["--interactions", "{d}/missing.csv"], "interactions file not found"),
+    ("user,item\n1,2\n1,3\n", ["--interactions", "{f}", "--format", "tsv"], "invalid choice: 'tsv'"),
+    ("user,item\n1,2\n1,3\n", ["--interactions", "{f}", "--k", "0"], "expected a positive integer"),
+    ("user,item\n1,2\n1,3\n", ["--interactions", "{f}", "--k", "-2"], "expected a positive integer"),
+    ("usr,item,timestamp\n1,2,3\n", ["--interactions", "{f}"], "missing user column"),
+    ("user,movie,timestamp\n1,2,3\n", ["--interactions", "{f}"], "missing item column"),
+    ("user,item,timestamp\n1,2,x\n", ["--interactions", "{f}"], "column 'timestamp' is not numeric"),
+    ("\x00\x01garbage", ["--interactions", "{f}", "--format", "movielens"], "MovieLens"),
+    ("user,item,timestamp\n1,2,3\n", ["--interactions", "{f}", "--models", "svd"], "unknown model 'svd'"),
+    ("user,item,timestamp\n1,2,3\n", ["--interactions", "{f}", "--json", "{d}/no/such/dir/r.json"], "does not exist"),
+])
+def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, setup, args, message):
+    f = tmp_path / "in.csv"
+    if setup is not None:
+        f.write_text(setup)
+    out = tmp_path / "r.json"
+    argv = ["evaluate", *[a.format(f=f, d=tmp_path) for a in args], "--no-progress"]
+    if "--json" not in argv:
+        argv += ["--json", str(out)]
+    rc = main(argv)
+    cap = capsys.readouterr()
+    assert rc == 2
+    assert cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], cap.err
+    assert not out.exists()

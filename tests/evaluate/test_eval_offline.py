@@ -1,0 +1,67 @@
+"""evaluate_models: the Python API (any ids, segments, cold titles, bad input)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.errors import InputError
+from recsys.evaluate import METRICS, evaluate_models, planted_dataset
+from recsys.models import ALS, Popularity, Random
+
+
+@pytest.fixture(scope="module")
+def data():
+    return planted_dataset(500, 150, clusters=4, mean_plays=12, seed=2)
+
+
+FAST = {"random": Random(random_state=0), "popularity": Popularity(), "als": ALS(factors=8, random_state=0)}
+
+
+def test_frame_layout_and_segments(data):
+    inter, items = data
+    inter = inter.assign(segment=np.where(inter.user % 2 == 0, "even", "odd"))
+    res = evaluate_models(inter, items, FAST, k=5, segments="segment")
+    assert list(res.columns) == ["model", "segment", "users", *METRICS, "fit_seconds"]
+    assert set(res.segment) == {"all", "even", "odd"} and len(res) == 9
+    one = res[res.model == "als"].set_index("segment")
+    assert one.loc["even", "users"] + one.loc["odd", "users"] == one.loc["all", "users"]
+    assert ((res.precision >= 0) & (res.precision <= 1)).all()
+
+
+def test_string_ids_give_the_same_result(data):
+    inter, items = data
+    a = evaluate_models(inter, items, FAST, k=5)
+    inter2 = inter.assign(user="u" + inter.user.astype(str), item="m" + inter.item.astype(str))
+    items2 = items.assign(item="m" + items.item.astype(str))
+    b = evaluate_models(inter2, items2, FAST, k=5)
+    pd.testing.assert_frame_equal(a.drop(columns="fit_seconds"), b.drop(columns="fit_seconds"))
+
+
+def test_without_items_or_time(data):
+    inter, _ = data
+    res = evaluate_models(inter.drop(columns="timestamp"), None, FAST, k=5, split="random")
+    assert res.ild.isna().all()  # no genres, no diversity
+    with pytest.raises(InputError, match="timestamp or day"):
+        evaluate_models(inter.drop(columns="timestamp"), None, FAST, k=5, split="temporal")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"k": 0}, "k must be a positive integer"),
+    ({"k": -3}, "k must be a positive integer"),
+    ({"split": "kfold"}, "unknown split 'kfold'"),
+    ({"segments": "region"}, "segment column 'region'"),
+])
+def test_bad_arguments(data, kwargs, message):
+    inter, items = data
+    with pytest.raises(InputError, match=message):
+        evaluate_models(inter, items, FAST, **kwargs)
+
+
+def test_missing_columns(data):
+    inter, items = data
+    with pytest.raises(InputError, match="no user column"):
+        evaluate_models(inter.drop(columns="user"), items, FAST)
+    with pytest.raises(InputError, match="no item column"):
+        evaluate_models(inter.rename(columns={"item": "movie"}), items, FAST)
