@@ -1,0 +1,90 @@
+"""Running an experiment: world, warm-up, training, assignment, simulation, per-user table.
+
+Arms are isolated: each arm's policy is trained on the warm-up logs and, when the file asks
+for retraining, on its *own* arm's experiment logs only, so one arm's feedback loop never leaks
+into another's (and a user's outcome depends only on the seed, their id and their arm's policy).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from recsys.experiment.assign import assign
+from recsys.experiment.config import ExperimentConfig
+from recsys.policies import make_policy
+from recsys.policy import Policy
+from recsys.rng import KeyedRandom
+from recsys.simulate.logs import Logs
+from recsys.simulate.runner import Simulation
+from recsys.simulate.tables import user_table
+from recsys.simulate.warmup import WarmupResult, warm_up
+from recsys.world.build import World, build_world
+from recsys.world.segments import SEGMENTS
+
+
+@dataclass
+class ExperimentResult:
+    config: ExperimentConfig
+    world: World
+    warmup: WarmupResult
+    logs: Logs                 # experiment days only
+    table: pd.DataFrame        # the per-user table (contracts section 1)
+    policies: list[Policy]
+    arm: np.ndarray            # arm index per user id, -1 outside the experiment
+
+
+def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
+    return [make_policy(a.policy, dict(a.params), seed=config.seed, world=world) for a in config.arms]
+
+
+def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool = False,
+                   keep_impressions: bool = True) -> ExperimentResult:
+    config = config.validate()
+    world = build_world(config.world, config.seed)
+    sim = Simulation(world, config.seed, executor=executor, progress=progress)
+    warm = warm_up(sim, config.warmup_days)
+    train_logs = warm.logs.observed()
+
+    ids = np.arange(world.n_users, dtype=np.int64)
+    arm = assign(ids, [a.share for a in config.arms], config.seed)
+    if config.target_segments:
+        wanted = np.isin(np.asarray(SEGMENTS, dtype=object)[warm.segment], list(config.target_segments))
+        arm[~wanted] = -1
+
+    policies = build_policies(config, world)
+    for p in policies:
+        p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
+    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+    sim.set_arms(arm)
+    own_logs: list[list[Logs]] = [[] for _ in policies]
+
+    def on_day(day: int, logs: Logs) -> None:
+        for a, p in enumerate(policies):
+            mine = _arm_rows(logs, arm, a)
+            p.update(mine)
+            if config.retrain_every:
+                own_logs[a].append(Logs(plays=mine.plays, sessions=mine.sessions, impressions=None))
+                if (day + 1) % config.retrain_every == 0 and day + 1 < config.days:
+                    p.fit(Logs.concat([train_logs, *own_logs[a]]).observed(), world.catalog,
+                          day=day + 1, n_users=world.n_users)
+
+    logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,
+                   desc="experiment")
+    inside = np.flatnonzero(arm >= 0)
+    churn_day = np.concatenate([s.churn_day for s in sim.shards])
+    names = np.asarray(config.arm_names, dtype=object)
+    table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
+                       churn_day[inside], warm.pre)
+    return ExperimentResult(config, world, warm, logs, table, policies, arm)
+
+
+def _arm_rows(logs: Logs, arm: np.ndarray, a: int) -> Logs:
+    def cut(df):
+        if df is None:
+            return None
+        return df[arm[df["user_id"].to_numpy()] == a].reset_index(drop=True)
+    return Logs(cut(logs.plays), cut(logs.sessions), cut(logs.impressions))
