@@ -87,7 +87,7 @@ class BehaviourModel:
         return sigmoid(b.abandon_bias - b.abandon_utility * watch_util
                        + b.abandon_dishonesty * (1.0 - honesty)).astype(np.float32)
 
-    def play_outcome(self, watch_util: np.ndarray, t: np.ndarray, abandoned: np.ndarray,
+    def play_outcome(self, watch_util: np.ndarray, t: np.ndarray, a: np.ndarray, abandoned: np.ndarray,
                      u_complete: np.ndarray, u_binge: np.ndarray, u_frac: np.ndarray, z_budget: np.ndarray):
         """Minutes, completion and episodes of plays, from random draws made by the caller.
 
@@ -97,7 +97,9 @@ class BehaviourModel:
         """
         b = self.b
         rt = self.runtime[t]
-        completed = (u_complete < sigmoid(b.complete_bias + b.complete_utility * watch_util)) & ~abandoned
+        honesty = np.where(a >= 0, self.truth.art_honesty[np.maximum(a, 0)], 1.0)
+        p_complete = sigmoid(b.complete_bias + b.complete_utility * watch_util - b.complete_dishonesty * (1.0 - honesty))
+        completed = (u_complete < p_complete) & ~abandoned
         p_binge = sigmoid(b.binge_bias + b.binge_utility * watch_util)
         more = np.cumprod(u_binge < p_binge[:, None], axis=1).sum(1) if u_binge.shape[1] else 0
         episodes = np.where(self.is_movie[t], 1, 1 + more)

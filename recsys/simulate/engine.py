@@ -136,7 +136,7 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         u_b = rand.uniform(uid[pj[c]][:, None], day, r, ps[c][:, None] * 8 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
         u_f = rand.uniform(uid[pj[c]], day, r, ps[c], _FRAC)
         z = rand.normal(uid[pj[c]], day, r, ps[c], _BUDGET)
-        minutes, completed, episodes = model.play_outcome(watch_util[c], ct, abandoned[c], u_c, u_b, u_f, z)
+        minutes, completed, episodes = model.play_outcome(watch_util[c], ct, ca, abandoned[c], u_c, u_b, u_f, z)
         home = dict(user_id=uid[pj[c]], day=np.full(len(c), day), session=np.full(len(c), r), title=ct, artwork=ca,
                     source=np.full(len(c), SOURCE_HOME), minutes=minutes, completed=completed,
                     abandoned_early=abandoned[c], episodes=episodes, p_abandon=p_ab[c])
@@ -198,7 +198,7 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         state.satiation += (M @ model.genre_share).astype(np.float32)
     new = state.signup > day - 7
     hazard = (b.churn_base * state.users.churn_propensity * np.where(new, b.churn_new_multiplier, 1.0)
-              * np.exp(-b.churn_satisfaction * state.satisfaction))
+              * np.exp(-b.churn_satisfaction * (state.satisfaction - b.satisfaction_reference)))
     churn = alive & (rand.uniform(uid_all, day, 0, 0, _CHURN) < hazard)
     state.churned |= churn
     state.churn_day[churn] = day
@@ -231,7 +231,7 @@ def _search_plays(model: BehaviourModel, state: ShardState, loc: np.ndarray, uid
     p_ab = model.abandon_probability(wu, a)
     ab = rand.uniform(uid, day, r, 999, _ABANDON) < p_ab
     u_b = rand.uniform(uid[:, None], day, r, 1000 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
-    minutes, completed, episodes = model.play_outcome(wu, t, ab, rand.uniform(uid, day, r, 999, _COMPLETE), u_b,
+    minutes, completed, episodes = model.play_outcome(wu, t, a, ab, rand.uniform(uid, day, r, 999, _COMPLETE), u_b,
                                                       rand.uniform(uid, day, r, 999, _FRAC),
                                                       rand.normal(uid, day, r, 999, _BUDGET))
     return dict(user_id=uid, day=np.full(m, day), session=np.full(m, r), title=t.astype(np.int32), artwork=a,

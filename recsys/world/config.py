@@ -41,6 +41,7 @@ class Behaviour:
     abandon_dishonesty: float = 2.6    # (1 - honesty) of the artwork that drew the click
     complete_bias: float = 0.1
     complete_utility: float = 0.9
+    complete_dishonesty: float = 1.0   # a misleading image leaves viewers less likely to finish
     binge_bias: float = -0.9           # series: another episode
     binge_utility: float = 0.6
     max_episodes: int = 4
@@ -61,7 +62,8 @@ class Behaviour:
     visit_satisfaction: float = 0.6    # log-rate change in visits per unit satisfaction
     churn_base: float = 0.003          # daily hazard at satisfaction 0
     churn_new_multiplier: float = 2.0  # new users are likelier to leave
-    churn_satisfaction: float = 1.6    # log-hazard change per unit satisfaction
+    churn_satisfaction: float = 4.0    # log-hazard change per unit satisfaction
+    satisfaction_reference: float = 0.2  # a typical user's satisfaction: hazard = churn_base there
     reward_complete: float = 1.0
     reward_long_play: float = 0.5
     penalty_abandon: float = 0.7
