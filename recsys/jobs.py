@@ -6,8 +6,7 @@ so an interrupted job leaves no partial output.
 
 from __future__ import annotations
 
-import contextlib
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,13 +25,6 @@ class JobOutput:
     result: ExperimentResult
     analysis: dict
     summary: pd.DataFrame
-
-
-def executor_for(workers: int):
-    """A process pool for ``workers`` > 1, else a null context (run in this process)."""
-    if workers > 1:
-        return ProcessPoolExecutor(max_workers=workers)
-    return contextlib.nullcontext(None)
 
 
 def arm_summary(table: pd.DataFrame, logs_plays: pd.DataFrame, arm_of: np.ndarray, n_titles: int) -> pd.DataFrame:
@@ -65,9 +57,10 @@ def arm_summary(table: pd.DataFrame, logs_plays: pd.DataFrame, arm_of: np.ndarra
     return out
 
 
-def run_job(config: ExperimentConfig, *, workers: int = 1, progress: bool = True, segments: bool = True) -> JobOutput:
-    with executor_for(workers) as ex:
-        result = run_experiment(config, executor=ex, progress=progress)
+def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool = True,
+            segments: bool = True) -> JobOutput:
+    """Run ``config`` (shards on ``executor``, see :mod:`recsys.parallel`), analyse it and decide."""
+    result = run_experiment(config, executor=executor, progress=progress)
     m = config.metrics
     roles = Roles(primary=m.primary, secondary=tuple(m.secondary), guardrails=dict(m.guardrails), strategic=())
     shares = {a.name: a.share for a in config.arms}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from recsys import parallel
 from recsys.cli import positive_int
 from recsys.errors import InputError
 from recsys.experiment.config import ExperimentConfig
@@ -16,7 +17,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("config", help="experiment TOML file (contracts section 5)")
     p.add_argument("--out", required=True, help="output directory (users.parquet, config.toml, analysis.json)")
     p.add_argument("--json", help="also write the analysis JSON here")
-    p.add_argument("--workers", type=positive_int, default=1, help="local worker processes")
+    parallel.add_arguments(p)
     p.add_argument("--users", type=positive_int, help="override [experiment] users")
     p.add_argument("--days", type=positive_int, help="override [experiment] days")
     p.add_argument("--seed", type=int, help="override [experiment] seed")
@@ -41,7 +42,8 @@ def run(args) -> int:
     prepare_out_dir(args.out)
     if args.json and not Path(args.json).resolve().parent.is_dir():
         raise InputError(f"--json {args.json}: directory does not exist")
-    job = run_job(config, workers=args.workers, progress=not args.quiet)
+    with parallel.from_args(args) as ex:
+        job = run_job(config, executor=ex, progress=not args.quiet)
     print(render_analysis(job.analysis))
     write_outputs(job, args.out, args.json)
     print(f"wrote {args.out}/users.parquet, config.toml, analysis.json")

@@ -6,6 +6,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from recsys import parallel
 from recsys.cli import positive_int
 from recsys.config_util import read_toml
 from recsys.experiment.config import ExperimentConfig
@@ -25,7 +26,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--users", type=positive_int, help="users in the experiment (default 20000)")
     p.add_argument("--days", type=positive_int, help="experiment days (default 14)")
     p.add_argument("--seed", type=int, help="seed (default 7)")
-    p.add_argument("--workers", type=positive_int, default=1, help="local worker processes")
+    parallel.add_arguments(p)
     p.add_argument("--json", help="also write the analysis JSON here")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -50,7 +51,8 @@ def run(args) -> int:
         config = config.replace(**overrides)
     out = Path(args.out) if args.out else _new_out_dir()
     prepare_out_dir(out)
-    job = run_job(config, workers=args.workers, progress=not args.quiet)
+    with parallel.from_args(args) as ex:
+        job = run_job(config, executor=ex, progress=not args.quiet)
     html = render_demo_report(job)
     write_outputs(job, out, args.json, {"report.html": html})
     print()

@@ -1,0 +1,77 @@
+"""Where shard tasks run: in this process, a local process pool, or a Dask cluster.
+
+Every parallel stage of the testbed (simulating shards, sweep points, replicates) maps a
+picklable function over tasks with a :class:`concurrent.futures.Executor`. Which executor is
+chosen here, once, from the command line's ``--workers N``, ``--dask`` and ``--scheduler
+ADDRESS``; results never depend on it, because every task carries its own keyed randomness.
+
+- ``workers == 1`` and no Dask: ``None`` (run inline, no pickling).
+- ``workers > 1``: a :class:`~concurrent.futures.ProcessPoolExecutor`.
+- ``dask=True``: a ``dask.distributed.LocalCluster`` with ``workers`` single-threaded worker
+  processes, used through ``Client.get_executor()``.
+- ``scheduler=ADDRESS``: an existing cluster (``dask-scheduler`` + ``dask-worker``\\ s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Iterator
+
+from recsys.errors import InputError
+
+#: seconds to wait for an existing Dask scheduler before giving up
+CONNECT_TIMEOUT = 10
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise InputError("Dask is not installed: pip install 'recsys[dask]'") from None
+    return distributed
+
+
+@contextlib.contextmanager
+def executor(workers: int = 1, *, dask: bool = False, scheduler: str | None = None) -> Iterator[Executor | None]:
+    """An executor for ``workers`` (see module docstring); closed (and a local cluster stopped) on exit."""
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    if scheduler:
+        distributed = _distributed()
+        try:
+            client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"--scheduler {scheduler}: cannot connect ({reason})") from None
+        with client:
+            yield client.get_executor(pure=False)
+        return
+    if dask:
+        distributed = _distributed()
+        # worker processes inherit this: keep BLAS single-threaded inside each one
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            yield client.get_executor(pure=False)
+        return
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            yield pool
+        return
+    yield None
+
+
+def add_arguments(parser) -> None:
+    """``--workers``, ``--dask`` and ``--scheduler`` for a command that runs shards in parallel."""
+    from recsys.cli import positive_int
+
+    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1: inline)")
+    parser.add_argument("--dask", action="store_true", help="run the workers as a local dask.distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
+def from_args(args) -> contextlib.AbstractContextManager[Executor | None]:
+    return executor(args.workers, dask=getattr(args, "dask", False), scheduler=getattr(args, "scheduler", None))
