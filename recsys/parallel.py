@@ -15,6 +15,7 @@ ADDRESS``; results never depend on it, because every task carries its own keyed 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Iterator
@@ -57,7 +58,9 @@ def executor(workers: int = 1, *, dask: bool = False, scheduler: str | None = No
             yield client.get_executor(pure=False)
         return
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # "forkserver", not "fork": forking a process whose BLAS/OpenMP threads are running can
+        # deadlock the child (seen with implicit's top-k inside a forked worker)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
             yield pool
         return
     yield None

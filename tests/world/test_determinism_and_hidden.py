@@ -1,12 +1,12 @@
 """No policy but the oracle reads hidden fields; same seed, same tables, whatever the workers or arms."""
 
 import dataclasses
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from recsys import parallel
 from recsys.experiment.config import ArmConfig
 from recsys.experiment.runner import run_experiment
 from recsys.page import Layout
@@ -63,7 +63,7 @@ TWO = [ArmConfig("pop", "popularity", 0.5), ArmConfig("hyb", "hybrid", 0.5, {"di
 
 def test_same_table_with_one_or_two_workers():
     one = run_experiment(_cfg(TWO)).table
-    with ProcessPoolExecutor(2) as ex:
+    with parallel.executor(2) as ex:
         two = run_experiment(_cfg(TWO), executor=ex).table
     pd.testing.assert_frame_equal(one, two)
 
