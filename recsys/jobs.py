@@ -1,11 +1,15 @@
 """End-to-end jobs behind ``recsys ab`` and ``recsys demo``: run, analyse, decide, write.
 
-Everything is computed first and written last, into a temporary directory renamed into place,
-so an interrupted job leaves no partial output.
+A job with an output folder streams its logs into a scratch folder next to it
+(``.OUT.partial``, see :func:`work_dir`) and renames that folder to ``OUT`` only when the
+per-user table, configuration, analysis and report are all written: an interrupted job leaves
+no ``OUT`` at all, and ``--resume`` continues it from the scratch folder.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from recsys.daily import monitor_result
 from recsys.decision import Roles
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
-from recsys.io import atomic_dir, write_json, write_table, write_text
+from recsys.errors import InputError
+from recsys.io import atomic_dir, write_bytes, write_json, write_table, write_text
+from recsys.simulate.store import RunStore
 from recsys.stats.analysis import analyze
 
 
@@ -57,34 +64,82 @@ def arm_summary(table: pd.DataFrame, logs_plays: pd.DataFrame, arm_of: np.ndarra
     return out
 
 
+def work_dir(out: str | Path) -> Path:
+    """The scratch folder a run for ``out`` streams its logs and checkpoints into."""
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
+
+
+def open_work_dir(config: ExperimentConfig, out: str | Path, *, resume: bool) -> Path:
+    """Create (or, with ``resume``, reopen) the scratch folder of a run whose output is ``out``.
+
+    A resumed run must have the same resolved configuration as the interrupted one; without
+    ``resume`` a leftover folder is discarded and the run starts again.
+    """
+    work = work_dir(out)
+    text = config.to_toml()
+    if work.exists():
+        previous = work / "config.toml"
+        if not resume:
+            print(f"recsys: note: discarding the interrupted run in {work} (use --resume to continue it)")
+            shutil.rmtree(work)
+        elif not previous.is_file() or previous.read_text() != text:
+            raise InputError(f"--resume: {work} was started with a different configuration")
+    work.mkdir(exist_ok=True)
+    write_text(work / "config.toml", text)
+    return work
+
+
 def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool = True,
-            segments: bool = True) -> JobOutput:
-    """Run ``config`` (shards on ``executor``, see :mod:`recsys.parallel`), analyse it and decide."""
-    result = run_experiment(config, executor=executor, progress=progress)
+            segments: bool = True, work: Path | None = None) -> JobOutput:
+    """Run ``config`` (shards on ``executor``, see :mod:`recsys.parallel`), analyse it and decide.
+
+    With ``work`` (see :func:`open_work_dir`) the logs stream to partitioned Parquet there
+    instead of being held in memory, and a run interrupted earlier resumes where it stopped.
+    """
+    store = RunStore(work) if work is not None else None
+    result = run_experiment(config, executor=executor, progress=progress, keep_impressions=store is None, store=store)
     m = config.metrics
     roles = Roles(primary=m.primary, secondary=tuple(m.secondary), guardrails=dict(m.guardrails), strategic=())
     shares = {a.name: a.share for a in config.arms}
     analysis = analyze(result.table, config.control, alpha=config.alpha, correction=config.correction,
                        cuped=config.cuped, segments=segments, shares=shares, seed=config.seed, roles=roles)
+    analysis["sequential"] = monitor_result(result, config.alpha, roles)  # day-by-day always-valid looks
     summary = arm_summary(result.table, result.logs.plays, result.arm, result.world.catalog.n_titles)
     analysis["arm_summary"] = summary.reset_index().rename(columns={"index": "arm"}).to_dict(orient="records")
     return JobOutput(result, analysis, summary)
+
+
+def _write_results(job: JobOutput, folder: Path, extra: dict[str, str | bytes] | None) -> None:
+    write_table(folder / "users.parquet", job.result.table)
+    write_text(folder / "config.toml", job.result.config.to_toml())
+    write_json(folder / "analysis.json", job.analysis)
+    for name, data in (extra or {}).items():
+        if isinstance(data, bytes):
+            write_bytes(folder / name, data)
+        else:
+            write_text(folder / name, data)
 
 
 def write_outputs(job: JobOutput, out: str | Path | None, json_path: str | Path | None,
                   extra: dict[str, str | bytes] | None = None, *, exist_ok: bool = False) -> Path | None:
     """Write users.parquet, config.toml, analysis.json (+ extra files) into ``out``, whole or not at all."""
     written = None
-    if out is not None:
+    work = work_dir(out) if out is not None else None
+    if work is not None and work.is_dir():
+        # a streamed run: finish its folder (logs already inside), then rename it into place
+        _write_results(job, work, extra)
+        for phase in work.iterdir():
+            if phase.is_dir():
+                shutil.rmtree(phase / "state", ignore_errors=True)
+        out = Path(out)
+        if out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        os.replace(work, out)
+        written = out
+    elif out is not None:
         with atomic_dir(out, exist_ok=exist_ok) as tmp:
-            job.result.table.to_parquet(tmp / "users.parquet", index=False)
-            (tmp / "config.toml").write_text(job.result.config.to_toml())
-            write_json(tmp / "analysis.json", job.analysis)
-            for name, data in (extra or {}).items():
-                if isinstance(data, bytes):
-                    (tmp / name).write_bytes(data)
-                else:
-                    (tmp / name).write_text(data, encoding="utf-8")
+            _write_results(job, tmp, extra)
         written = Path(out)
     if json_path is not None:
         write_json(json_path, job.analysis)

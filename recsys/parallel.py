@@ -17,6 +17,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
+import shutil
+import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Iterator
 
@@ -78,3 +81,68 @@ def add_arguments(parser) -> None:
 
 def from_args(args) -> contextlib.AbstractContextManager[Executor | None]:
     return executor(args.workers, dask=getattr(args, "dask", False), scheduler=getattr(args, "scheduler", None))
+
+
+class _File:
+    """A handle to an object pickled once into the run's scratch folder (process pools)."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str):
+        self.path = path
+
+
+_CACHE: dict[str, object] = {}
+
+
+def resolve(handle):
+    """The object behind a handle from :meth:`Shared.put`, inside a task."""
+    if isinstance(handle, _File):
+        obj = _CACHE.get(handle.path)
+        if obj is None:
+            with open(handle.path, "rb") as fh:  # written by this run's own driver, never user input
+                obj = pickle.load(fh)
+            if len(_CACHE) >= 8:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[handle.path] = obj
+        return obj
+    return handle
+
+
+class Shared:
+    """Large read-only objects (the world, fitted policies) sent to workers once, not per task.
+
+    Inline: the object itself. Process pool: pickled once to a scratch file that each worker
+    process loads on first use and caches. Dask: ``Client.scatter(..., broadcast=True)``, whose
+    futures Dask resolves inside the tasks.
+    """
+
+    def __init__(self, executor: Executor | None):
+        self.executor = executor
+        self._dir: str | None = None
+        self._count = 0
+        self._client = getattr(executor, "_client", None)  # dask.distributed's ClientExecutor
+
+    def put(self, obj):
+        if self.executor is None:
+            return obj
+        if self._client is not None:
+            return self._client.scatter(obj, broadcast=True, hash=False)
+        if self._dir is None:
+            self._dir = tempfile.mkdtemp(prefix="recsys-shared-")
+        self._count += 1
+        path = os.path.join(self._dir, f"{self._count}.pkl")
+        with open(path, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return _File(path)
+
+    def close(self) -> None:
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> "Shared":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -8,6 +8,8 @@ user and day, so a user's page never depends on who else is in the batch.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from recsys.artwork import ArtworkPolicy, FixedArtwork
@@ -44,8 +46,14 @@ def random_titles(user_ids: np.ndarray, day: int, pool: np.ndarray, k: int, rand
     return pool[idx].astype(np.int32)
 
 
+_FIT_IDS = itertools.count(1)
+
+
 class Policy:
-    """Base class: ``fit`` on logs, ``pages`` for a batch of users, optional ``update``."""
+    """Base class: ``fit`` on logs, ``pages`` for a batch of users, optional ``update``.
+
+    ``update`` may change only the artwork policy: the simulator sends the rest of a fitted
+    policy to its workers once per ``fit`` and the (small) artwork state every day."""
 
     name = "base"
     reads_hidden_truth = False
@@ -55,6 +63,7 @@ class Policy:
 
     def fit(self, logs: Logs, catalog: Catalog, *, day: int, n_users: int) -> "Policy":
         """Train on ``logs`` (days before ``day``) and the public catalog."""
+        self.fit_id_ = next(_FIT_IDS)  # tells the simulator to re-send the fitted policy to workers
         self.catalog_ = catalog
         self.artwork.fit(catalog, logs)
         return self

@@ -20,6 +20,7 @@ from recsys.policy import Policy
 from recsys.rng import KeyedRandom
 from recsys.simulate.logs import Logs
 from recsys.simulate.runner import Simulation
+from recsys.simulate.store import RunStore
 from recsys.simulate.tables import user_table
 from recsys.simulate.warmup import WarmupResult, warm_up
 from recsys.world.build import World, build_world
@@ -42,11 +43,24 @@ def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
 
 
 def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool = False,
-                   keep_impressions: bool = True) -> ExperimentResult:
+                   keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
+    """Run ``config`` end to end; shards on ``executor``; logs streamed to ``store`` if given.
+
+    With a ``store`` that holds part of an earlier run of the same config, the run resumes
+    (see :class:`~recsys.simulate.store.RunStore`) and gives the same result.
+    """
     config = config.validate()
     world = build_world(config.world, config.seed)
     sim = Simulation(world, config.seed, executor=executor, progress=progress)
-    warm = warm_up(sim, config.warmup_days)
+    try:
+        return _run(config, world, sim, keep_impressions, store)
+    finally:
+        sim.close()
+
+
+def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
+         store: RunStore | None) -> ExperimentResult:
+    warm = warm_up(sim, config.warmup_days, store=store.phase("warmup", impressions=False) if store else None)
     train_logs = warm.logs.observed()
 
     ids = np.arange(world.n_users, dtype=np.int64)
@@ -73,7 +87,7 @@ def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None
                           day=day + 1, n_users=world.n_users)
 
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,
-                   desc="experiment")
+                   desc="experiment", store=store.phase("experiment") if store else None)
     inside = np.flatnonzero(arm >= 0)
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
     names = np.asarray(config.arm_names, dtype=object)

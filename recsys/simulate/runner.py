@@ -3,11 +3,19 @@
 Users are split into fixed shards (:data:`SHARD_SIZE` users, independent of the number of
 workers); each day every shard is advanced by :func:`~recsys.simulate.engine.simulate_day`, then
 each policy may learn from its arm's logs of the day. Shards are independent within a day, so
-they can run in worker processes; the result is identical whatever the number of workers.
+they run as tasks on any :class:`concurrent.futures.Executor` (see :mod:`recsys.parallel`); the
+result is identical whatever the executor, because all randomness is keyed by user and day.
+
+What travels: the behaviour model and each fitted policy are sent to the workers once
+(:class:`recsys.parallel.Shared`), and again only after a refit; a task carries its shard's
+state, the day and the policies' small artwork state. With a :class:`RunStore`, workers write
+their shard's logs (impressions included) and state to partitioned files, only what the
+policies learn from comes back in memory, and an interrupted run can be resumed.
 """
 
 from __future__ import annotations
 
+import copy
 from concurrent.futures import Executor
 from typing import Callable, Iterable
 
@@ -15,12 +23,15 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from recsys.artwork import ArtworkPolicy
+from recsys.parallel import Shared, resolve
 from recsys.policy import Policy
 from recsys.rng import KeyedRandom
 from recsys.simulate.behaviour import BehaviourModel
 from recsys.simulate.engine import DayLogs, simulate_day
 from recsys.simulate.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, SESSION_SCHEMA, Logs, empty_frame, frame
 from recsys.simulate.state import ShardState
+from recsys.simulate.store import RunStore
 from recsys.world.build import World
 
 SHARD_SIZE = 10_000
@@ -37,25 +48,52 @@ def logs_frame(parts: list[DayLogs], keep_impressions: bool) -> Logs:
                 impressions=collect("impressions", IMPRESSION_SCHEMA) if keep_impressions else None)
 
 
+def learns_from_impressions(policies: list[Policy]) -> bool:
+    """Whether any policy's daily ``update`` reads impressions (bandits do; fixed artwork does not)."""
+    return any(type(p).update is not Policy.update or type(p.artwork).update is not ArtworkPolicy.update
+               for p in policies)
+
+
 def _advance(args) -> tuple[ShardState, DayLogs]:
-    state, model, policies, day, rand, policy_rands, keep = args
-    logs = simulate_day(state, model, policies, day, rand, policy_rands, keep_impressions=keep)
+    (index, state, model_h, policy_hs, artworks, day, rand, policy_rands, keep, store) = args
+    model = resolve(model_h)
+    policies = []
+    for h, art in zip(policy_hs, artworks):
+        p = copy.copy(resolve(h))
+        p.artwork = art
+        policies.append(p)
+    logs = simulate_day(state, model, policies, day, rand, policy_rands, keep_impressions=keep or (store is not None and store.impressions))
+    if store is not None:
+        imps = logs.impressions if (keep or store.impressions) else None
+        store.write_logs(day, index, {"impressions": imps, "plays": logs.plays, "sessions": logs.sessions})
+        store.write_state(day, index, state.arrays())
+        if not keep:
+            logs.impressions = None
     return state, logs
 
 
 class Simulation:
     """The world's users in shards, advanced day by day under a list of policies (one per arm)."""
 
-    def __init__(self, world: World, seed: int, *, shard_size: int = SHARD_SIZE,
+    def __init__(self, world: World, seed: int, *, shard_size: int | None = None,
                  executor: Executor | None = None, progress: bool = False):
         self.world = world
         self.seed = seed
         self.model = BehaviourModel(world.config, world.catalog, world.truth)
         self.rand = KeyedRandom.from_seed(seed, "behaviour")
-        bounds = list(range(0, world.n_users, shard_size)) + [world.n_users]
+        bounds = list(range(0, world.n_users, shard_size or SHARD_SIZE)) + [world.n_users]
         self.shards = [ShardState.new(world, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
         self.executor = executor
         self.progress = progress
+        self._shared = Shared(executor)
+        self._model_h = None
+        self._sent: dict[int, tuple[int, object]] = {}   # id(policy) -> (fit_id_, handle)
+
+    def close(self) -> None:
+        """Free what was sent to the workers (scratch files, scattered data)."""
+        self._shared.close()
+        self._sent.clear()
+        self._model_h = None
 
     def set_arms(self, arm: np.ndarray) -> None:
         """Arm index per user id (``-1``: the user is not simulated)."""
@@ -65,22 +103,79 @@ class Simulation:
     def arms(self) -> np.ndarray:
         return np.concatenate([s.arm for s in self.shards])
 
+    def _handle(self, policy: Policy):
+        token = getattr(policy, "fit_id_", 0)
+        sent = self._sent.get(id(policy))
+        if sent is None or sent[0] != token:
+            heavy = copy.copy(policy)
+            heavy.artwork = None
+            self._sent[id(policy)] = (token, self._shared.put(heavy))
+        return self._sent[id(policy)][1]
+
     def run(self, policies: list[Policy], days: Iterable[int], policy_rands: list[KeyedRandom], *,
             keep_impressions: bool = True, on_day: Callable[[int, Logs], None] | None = None,
-            desc: str = "simulating") -> Logs:
-        """Simulate ``days``; after each day, ``on_day(day, logs_of_day)`` (e.g. policy updates)."""
+            desc: str = "simulating", store: RunStore | None = None) -> Logs:
+        """Simulate ``days``; after each day, ``on_day(day, logs_of_day)`` (e.g. policy updates).
+
+        With ``store``, shard-days already in it (from an interrupted run) are not simulated
+        again: completed days are replayed from their logs, then the missing shards are run.
+        ``keep_impressions`` keeps the impression log in the returned :class:`Logs`; the policies'
+        ``on_day`` sees impressions whenever one of them learns from them.
+        """
         days = list(days)
-        all_parts: list[DayLogs] = []
+        if self._model_h is None:
+            self._model_h = self._shared.put(self.model)
+        day_keep = keep_impressions or learns_from_impressions(policies)
+        kinds = ("impressions", "plays", "sessions") if day_keep else ("plays", "sessions")
+        resume_day = self._resume_point(store, days)
+        all_parts: list[Logs] = []
         bar = tqdm(days, desc=desc, unit="day", disable=not self.progress, leave=False)
         for day in bar:
-            tasks = [(s, self.model, policies, day, self.rand, policy_rands, keep_impressions) for s in self.shards]
-            if self.executor is None:
-                results = [_advance(t) for t in tasks]
+            if resume_day is not None and day < resume_day:        # replay a completed day
+                logs = self._read(store, day, range(len(self.shards)), kinds, day_keep)
+                if day == resume_day - 1:
+                    self._load_states(store, day, range(len(self.shards)))
             else:
-                results = list(self.executor.map(_advance, tasks))
-            self.shards = [r[0] for r in results]
-            day_parts = [r[1] for r in results]
-            all_parts.extend(day_parts)
+                done = store.done_shards(day) if store is not None else set()
+                todo = [i for i in range(len(self.shards)) if i not in done]
+                handles = [self._handle(p) for p in policies]
+                artworks = [p.artwork for p in policies]
+                tasks = [(i, self.shards[i], self._model_h, handles, artworks, day, self.rand, policy_rands,
+                          day_keep, store) for i in todo]
+                if self.executor is None:
+                    results = [_advance(t) for t in tasks]
+                else:
+                    results = list(self.executor.map(_advance, tasks))
+                by_shard = {}
+                for i, (state, day_logs) in zip(todo, results):
+                    self.shards[i] = state
+                    by_shard[i] = logs_frame([day_logs], day_keep)
+                if done:
+                    self._load_states(store, day, sorted(done))
+                    for i in sorted(done):
+                        by_shard[i] = self._read(store, day, [i], kinds, day_keep)
+                logs = Logs.concat([by_shard[i] for i in sorted(by_shard)])
+                if store is not None:
+                    store.forget_states_before(day - 1)
             if on_day is not None:
-                on_day(day, logs_frame(day_parts, keep_impressions))
-        return logs_frame(all_parts, keep_impressions)
+                on_day(day, logs)
+            all_parts.append(logs if keep_impressions else Logs(logs.plays, logs.sessions, None))
+        return Logs.concat(all_parts)
+
+    def _resume_point(self, store: RunStore | None, days: list[int]) -> int | None:
+        """The first day to simulate when ``store`` holds earlier complete days (else None)."""
+        if store is None or not days:
+            return None
+        n = len(self.shards)
+        complete = [d for d in store.state_days() if d in days and len(store.done_shards(d)) == n]
+        return max(complete) + 1 if complete else None
+
+    def _load_states(self, store: RunStore, day: int, shards) -> None:
+        for i in shards:
+            self.shards[i].load(store.read_state(day, i))
+
+    @staticmethod
+    def _read(store: RunStore, day: int, shards, kinds, with_impressions: bool) -> Logs:
+        f = store.read_logs(day, list(shards), kinds)
+        return Logs(plays=f["plays"], sessions=f["sessions"], impressions=f.get("impressions") if with_impressions else None)
+

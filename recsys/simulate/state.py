@@ -60,6 +60,21 @@ class ShardState:
     obs_plays: np.ndarray       # (n,) int32
     obs_sessions: np.ndarray    # (n,) int32
 
+    DYNAMIC = ("arm", "satisfaction", "satiation", "churned", "churn_day", "watched", "passed",
+               "obs_recent", "obs_profile", "obs_plays", "obs_sessions")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The state that changes day by day (a checkpoint; the rest is rebuilt from the world)."""
+        return {k: getattr(self, k) for k in self.DYNAMIC}
+
+    def load(self, arrays: dict[str, np.ndarray]) -> "ShardState":
+        for k in self.DYNAMIC:
+            value = arrays[k]
+            if value.shape != getattr(self, k).shape:
+                raise ValueError(f"checkpoint of users {self.start}..{self.stop}: {k} has shape {value.shape}")
+            setattr(self, k, value.astype(getattr(self, k).dtype, copy=False))
+        return self
+
     @property
     def n(self) -> int:
         return self.stop - self.start

@@ -16,6 +16,7 @@ from recsys.policy import PopularityPolicy
 from recsys.rng import KeyedRandom
 from recsys.simulate.logs import Logs
 from recsys.simulate.runner import Simulation
+from recsys.simulate.store import RunStore
 from recsys.world.build import World, build_world
 from recsys.world.config import WorldConfig
 from recsys.world.segments import SEGMENTS, active_days, segment_codes
@@ -32,8 +33,11 @@ class WarmupResult:
 
 
 def warm_up(sim: Simulation, days: int = 28, *, explore: float = 0.25, refit_every: int = 7,
-            keep_impressions: bool = False) -> WarmupResult:
-    """Run the logging policy for ``days`` days before day 0 on every user of ``sim``."""
+            keep_impressions: bool = False, store: RunStore | None = None) -> WarmupResult:
+    """Run the logging policy for ``days`` days before day 0 on every user of ``sim``.
+
+    With ``store``, the warm-up's logs go to disk as they are made and a rerun resumes it.
+    """
     world = sim.world
     policy = PopularityPolicy(halflife=7.0, explore=explore)
     rand = [KeyedRandom.from_seed(sim.seed, "policy", "warmup-logging")]
@@ -42,7 +46,7 @@ def warm_up(sim: Simulation, days: int = 28, *, explore: float = 0.25, refit_eve
     policy.fit(Logs(), world.catalog, day=-days, n_users=world.n_users)
     for first in range(-days, 0, refit_every):
         span = range(first, min(first + refit_every, 0))
-        parts.append(sim.run([policy], span, rand, keep_impressions=keep_impressions, desc="warm-up"))
+        parts.append(sim.run([policy], span, rand, keep_impressions=keep_impressions, desc="warm-up", store=store))
         policy.fit(Logs.concat(parts), world.catalog, day=span[-1] + 1, n_users=world.n_users)
     logs = Logs.concat(parts)
     return WarmupResult(logs=logs, segment=_segments(logs, world), pre=pre_covariates(logs, world.n_users, days))
