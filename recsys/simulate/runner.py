@@ -16,6 +16,7 @@ policies learn from comes back in memory, and an interrupted run can be resumed.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from concurrent.futures import Executor
 from typing import Callable, Iterable
 
@@ -55,8 +56,11 @@ def learns_from_impressions(policies: list[Policy]) -> bool:
 
 
 def _advance(args) -> tuple[ShardState, DayLogs]:
-    (index, state, model_h, policy_hs, artworks, day, rand, policy_rands, keep, store) = args
+    (index, state, model_h, users_h, policy_hs, artworks, day, rand, policy_rands, keep, store) = args
     model = resolve(model_h)
+    travelling = state.users is None
+    if travelling:  # the users' static traits were sent once, not with every task
+        state.users = resolve(users_h).slice(state.start, state.stop)
     policies = []
     for h, art in zip(policy_hs, artworks):
         p = copy.copy(resolve(h))
@@ -69,6 +73,8 @@ def _advance(args) -> tuple[ShardState, DayLogs]:
         store.write_state(day, index, state.arrays())
         if not keep:
             logs.impressions = None
+    if travelling:
+        state.users = None
     return state, logs
 
 
@@ -87,6 +93,7 @@ class Simulation:
         self.progress = progress
         self._shared = Shared(executor)
         self._model_h = None
+        self._users_h = None
         self._sent: dict[int, tuple[int, object]] = {}   # id(policy) -> (fit_id_, handle)
 
     def close(self) -> None:
@@ -125,6 +132,7 @@ class Simulation:
         days = list(days)
         if self._model_h is None:
             self._model_h = self._shared.put(self.model)
+            self._users_h = self._shared.put(self.world.user_truth) if self.executor is not None else None
         day_keep = keep_impressions or learns_from_impressions(policies)
         kinds = ("impressions", "plays", "sessions") if day_keep else ("plays", "sessions")
         resume_day = self._resume_point(store, days)
@@ -140,14 +148,16 @@ class Simulation:
                 todo = [i for i in range(len(self.shards)) if i not in done]
                 handles = [self._handle(p) for p in policies]
                 artworks = [p.artwork for p in policies]
-                tasks = [(i, self.shards[i], self._model_h, handles, artworks, day, self.rand, policy_rands,
-                          day_keep, store) for i in todo]
+                tasks = [(i, self._travelling(self.shards[i]), self._model_h, self._users_h, handles, artworks, day,
+                          self.rand, policy_rands, day_keep, store) for i in todo]
                 if self.executor is None:
                     results = [_advance(t) for t in tasks]
                 else:
                     results = list(self.executor.map(_advance, tasks))
                 by_shard = {}
                 for i, (state, day_logs) in zip(todo, results):
+                    if state.users is None:
+                        state.users = self.shards[i].users
                     self.shards[i] = state
                     by_shard[i] = logs_frame([day_logs], day_keep)
                 if done:
@@ -161,6 +171,10 @@ class Simulation:
                 on_day(day, logs)
             all_parts.append(logs if keep_impressions else Logs(logs.plays, logs.sessions, None))
         return Logs.concat(all_parts)
+
+    def _travelling(self, state: ShardState) -> ShardState:
+        """What a task carries: the shard without its static traits when it leaves this process."""
+        return state if self.executor is None else dataclasses.replace(state, users=None)
 
     def _resume_point(self, store: RunStore | None, days: list[int]) -> int | None:
         """The first day to simulate when ``store`` holds earlier complete days (else None)."""
