@@ -94,9 +94,9 @@ def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise InputError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value <= 0:
-        raise InputError(f"expected a positive integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return value
 
 
@@ -104,9 +104,9 @@ def probability(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InputError(f"expected a probability in [0, 1], got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
     if not 0.0 <= value <= 1.0:
-        raise InputError(f"expected a probability in [0, 1], got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}")
     return value
 
 

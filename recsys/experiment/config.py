@@ -85,6 +85,7 @@ class ExperimentConfig:
                 raise InputError(f"arm {a.name!r}: unknown policy {a.policy!r} (known: {', '.join(POLICIES)})")
             if not 0.0 <= a.share <= 1.0:
                 raise InputError(f"arm {a.name!r}: share must be in [0, 1], got {a.share}")
+            _check_params(a)
         total = sum(a.share for a in self.arms)
         if not math.isclose(total, 1.0, abs_tol=1e-6):
             raise InputError(f"arm shares must sum to 1, got {total:g}")
@@ -150,6 +151,23 @@ class ExperimentConfig:
         if "users" in kwargs:
             cfg = dataclasses.replace(cfg, world=dataclasses.replace(cfg.world, users=kwargs["users"]))
         return cfg.validate()
+
+
+def _check_params(arm: "ArmConfig") -> None:
+    """Build the arm's policy once (cheap, unfitted) so a bad parameter fails before any work."""
+    from recsys.artwork import make_artwork
+    from recsys.policies import make_policy
+
+    try:
+        if arm.policy == "oracle":
+            extra = sorted(set(arm.params) - {"artwork"})
+            if extra:
+                raise InputError(f"unknown parameter {extra[0]!r} for policy 'oracle' (known: artwork)")
+            make_artwork(arm.params.get("artwork", "fixed"))
+        else:
+            make_policy(arm.policy, dict(arm.params))
+    except InputError as exc:
+        raise InputError(f"arm {arm.name!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
