@@ -27,7 +27,11 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--days", type=positive_int, help="experiment days (default 14)")
     p.add_argument("--seed", type=int, help="seed (default 7)")
     parallel.add_arguments(p)
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run into the same --out (same configuration and seed)")
     p.add_argument("--json", help="also write the analysis JSON here")
+    p.add_argument("--daily", action="store_true",
+                   help="print the always-valid sequential test day by day (always in the JSON)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -40,9 +44,9 @@ def _new_out_dir() -> Path:
 
 
 def run(args) -> int:
-    from recsys.jobs import run_job, write_outputs
+    from recsys.jobs import open_work_dir, run_job, write_outputs
     from recsys.report.demo import render_demo_report
-    from recsys.report.text import render_analysis
+    from recsys.report.text import render_analysis, render_sequential
 
     t0 = time.perf_counter()
     config = default_config()
@@ -52,7 +56,8 @@ def run(args) -> int:
     out = Path(args.out) if args.out else _new_out_dir()
     prepare_out_dir(out)
     with parallel.from_args(args) as ex:
-        job = run_job(config, executor=ex, progress=not args.quiet)
+        work = open_work_dir(config, out, resume=args.resume)
+        job = run_job(config, executor=ex, progress=not args.quiet, work=work)
     html = render_demo_report(job)
     write_outputs(job, out, args.json, {"report.html": html})
     print()
@@ -60,6 +65,7 @@ def run(args) -> int:
     print(job.summary.to_string(float_format=lambda x: f"{x:.4g}"))
     print()
     print(render_analysis(job.analysis, segments=False))
+    print(render_sequential(job.analysis.get("sequential") or [], job.analysis["alpha"], daily=args.daily))
     d = job.analysis["decision"]
     print(f"\nVerdict: {d['verdict'].upper()}")
     for r in d["reasons"]:

@@ -36,6 +36,7 @@ class ExperimentResult:
     table: pd.DataFrame        # the per-user table (contracts section 1)
     policies: list[Policy]
     arm: np.ndarray            # arm index per user id, -1 outside the experiment
+    churn_day: np.ndarray      # day each user's account lapsed, per user id (32767: still active)
 
 
 def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
@@ -68,6 +69,9 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     if config.target_segments:
         wanted = np.isin(np.asarray(SEGMENTS, dtype=object)[warm.segment], list(config.target_segments))
         arm[~wanted] = -1
+    # users whose account lapsed during the warm-up are no longer users: they are not assigned
+    lapsed = np.concatenate([s.churn_day for s in sim.shards]) < 0
+    arm[lapsed] = -1
 
     policies = build_policies(config, world)
     for p in policies:
@@ -93,7 +97,7 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     names = np.asarray(config.arm_names, dtype=object)
     table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
                        churn_day[inside], warm.pre)
-    return ExperimentResult(config, world, warm, logs, table, policies, arm)
+    return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day)
 
 
 def _arm_rows(logs: Logs, arm: np.ndarray, a: int) -> Logs:

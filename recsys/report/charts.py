@@ -1,50 +1,205 @@
-"""Charts as base64 PNG data URIs (matplotlib, Agg backend), so reports are self-contained."""
+"""The demo report's charts as base64 PNG data URIs (matplotlib, Agg), so the page is self-contained.
+
+Each function takes tidy rows or frames and returns one data URI; colours are shared across
+charts (one per arm, one per effect direction) so a reader learns them once.
+"""
 
 from __future__ import annotations
 
 import base64
 import io
+from typing import Mapping, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+ARM_COLORS = ("#6e7781", "#0969da", "#bf3989", "#1a7f37", "#9a6700")
+EFFECT_COLORS = {"better": "#1a7f37", "worse": "#cf222e", "no clear change": "#6e7781"}
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.spines.top": False, "axes.spines.right": False,
+         "axes.grid": True, "grid.alpha": 0.25, "legend.frameon": False, "figure.dpi": 100}
 
 
 def to_data_uri(fig) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def forest_plot(rows: list[dict], title: str) -> str:
-    """Relative lift with its interval, one line per (metric, segment)."""
-    rows = [r for r in rows if r.get("rel_lift") is not None]
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.2))
-    for i, r in enumerate(rows):
-        color = "#1a7f37" if r["significant"] else "#6e7781"
-        ax.errorbar(100 * r["rel_lift"], i, xerr=[[100 * (r["rel_lift"] - r["rel_ci_low"])],
-                                                  [100 * (r["rel_ci_high"] - r["rel_lift"])]],
-                    fmt="o", color=color, capsize=3, ms=4)
-    ax.axvline(0, color="#444", lw=0.8)
-    ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{r['metric']} · {r['segment']}" for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("relative lift vs control (%)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(axis="x", alpha=0.3)
-    return to_data_uri(fig)
+def arm_colors(arms: Sequence[str]) -> dict[str, str]:
+    """A colour per arm, the control (first) grey."""
+    return {a: ARM_COLORS[i % len(ARM_COLORS)] for i, a in enumerate(arms)}
 
 
-def daily_curves(daily, value: str, title: str, ylabel: str) -> str:
-    """One line per arm over days; ``daily`` has columns day, arm, ``value``."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.2))
-    for arm, d in daily.groupby("arm", sort=False):
-        ax.plot(d["day"], d[value], marker="o", ms=3, label=str(arm))
-    ax.set_xlabel("experiment day")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return to_data_uri(fig)
+def effect(row: Mapping) -> str:
+    """better / worse / no clear change: significant after correction, in the metric's good direction."""
+    if not row.get("significant"):
+        return "no clear change"
+    return "better" if (row["diff"] > 0) != bool(row.get("lower_is_better")) else "worse"
+
+
+def _pct(x) -> np.ndarray:
+    return 100 * np.asarray([np.nan if v is None else v for v in x], dtype=np.float64)
+
+
+def _forest(ax, rows: list[dict], labels: list[str], tolerances: Mapping[str, float] | None = None) -> None:
+    y = np.arange(len(rows))
+    lift, lo, hi = (_pct([r[k] for r in rows]) for k in ("rel_lift", "rel_ci_low", "rel_ci_high"))
+    colors = [EFFECT_COLORS[effect(r)] for r in rows]
+    for i in range(len(rows)):
+        if np.isfinite(lift[i]):
+            ax.plot([lo[i], hi[i]], [y[i], y[i]], color=colors[i], lw=2, solid_capstyle="butt")
+            ax.plot(lift[i], y[i], "o", color=colors[i], ms=5)
+        tol = (tolerances or {}).get(rows[i]["metric"])
+        if tol is not None:
+            ax.plot([100 * tol] * 2, [y[i] - 0.35, y[i] + 0.35], color="#cf222e", lw=1.5, ls=":")
+    ax.axvline(0, color="#24292f", lw=0.8)
+    ax.set_yticks(y)
+    ax.set_yticklabels(labels)
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.grid(axis="y", alpha=0)
+
+
+def _effect_legend(ax, tolerance: bool) -> None:
+    handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=k) for k, c in EFFECT_COLORS.items()]
+    if tolerance:
+        handles.append(plt.Line2D([], [], color="#cf222e", ls=":", lw=1.5, label="guardrail tolerance"))
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(handles), fontsize=8)
+
+
+def forest_metrics(rows: list[dict], tolerances: Mapping[str, float], title: str) -> str:
+    """Relative lift and its interval per metric (all users), coloured by verdict, with each
+    guardrail's tolerance marked."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.3))
+        multi = len({r["arm"] for r in rows}) > 1
+        _forest(ax, rows, [f"{r['metric']} ({r['arm']})" if multi else r["metric"] for r in rows], tolerances)
+        ax.set_xlabel("relative lift vs control (%), with its 95% interval")
+        ax.set_title(title, loc="left")
+        _effect_legend(ax, bool(tolerances))
+        return to_data_uri(fig)
+
+
+def forest_segments(rows: list[dict], metrics: Sequence[str], segments: Sequence[str], title: str) -> str:
+    """Small multiples: for each metric, the relative lift in every segment (all users first)."""
+    metrics = [m for m in metrics if any(r["metric"] == m for r in rows)]
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    ncol = min(3, max(1, len(metrics)))
+    nrow = int(np.ceil(len(metrics) / ncol))
+    n_rows = len(segments) * len(arms)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, (0.3 * n_rows + 1.0) * nrow), squeeze=False,
+                                 sharey=True)
+        for ax, m in zip(axes.ravel(), metrics):
+            sel = [r for s in segments for a in arms for r in rows if r["metric"] == m and r["segment"] == s
+                   and r["arm"] == a]
+            _forest(ax, sel, [f"{r['segment']}" + (f" ({r['arm']})" if len(arms) > 1 else "") for r in sel])
+            ax.set_title(m, loc="left")
+            ax.tick_params(axis="x", labelsize=8)
+        for ax in axes.ravel()[len(metrics):]:
+            ax.set_visible(False)
+        fig.supxlabel("relative lift vs control (%), 95% interval", fontsize=9)
+        fig.suptitle(title, x=0.01, ha="left", fontsize=10)
+        fig.tight_layout()
+        return to_data_uri(fig)
+
+
+def daily_panels(daily: pd.DataFrame, survival: pd.DataFrame, arms: Sequence[str], note: str = "") -> str:
+    """Three panels over experiment days, one line per arm: CTR, watch minutes per active user, retention."""
+    colors = arm_colors(arms)
+    panels = [(daily, "ctr", "CTR (clicks / impressions)", 1.0),
+              (daily, "watch_min_per_active_user", "watch minutes per active user", 1.0),
+              (survival, "survival", "retention: users not yet churned (%)", 100.0)]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+        for ax, (df, col, label, scale) in zip(axes, panels):
+            for a in arms:
+                d = df[df["arm"] == a]
+                ax.plot(d["day"], scale * d[col], marker="o", ms=3, color=colors[a], label=a)
+            ax.set_title(label, loc="left")
+            ax.set_xlabel("experiment day")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        axes[0].legend(fontsize=8)
+        if note:
+            fig.text(0.01, -0.04, note, fontsize=8, color="#57606a")
+        fig.tight_layout()
+        return to_data_uri(fig)
+
+
+def sequential_chart(records: pd.DataFrame, final: Mapping[tuple[str, str], Mapping], alpha: float) -> str:
+    """Per (arm, metric): the always-valid interval narrowing over days (band), the naive daily
+    fixed-horizon interval (grey bars) and, past the last day, the final analysis interval."""
+    keys = list(dict.fromkeys(zip(records["arm"], records["metric"])))
+    multi = len({a for a, _ in keys}) > 1
+    ncol = min(3, len(keys))
+    nrow = int(np.ceil(len(keys) / ncol))
+    level = f"{100 * (1 - alpha):g}%"
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.8 * ncol, 3.0 * nrow), squeeze=False)
+        for ax, (arm, metric) in zip(axes.ravel(), keys):
+            d = records[(records["arm"] == arm) & (records["metric"] == metric)]
+            x = d["day"].to_numpy()
+            ax.fill_between(x, d["ci_low"], d["ci_high"], color="#0969da", alpha=0.18, lw=0,
+                            label=f"always-valid {level}")
+            ax.vlines(x + 0.12, d["fixed_ci_low"], d["fixed_ci_high"], color="#8c959f", lw=2,
+                      label=f"fixed-horizon {level} (peeking)")
+            ax.plot(x, d["estimate"], "o-", color="#0969da", ms=3, label="estimate")
+            rej = d["reject"].to_numpy(bool)
+            ax.plot(x[rej], d["estimate"].to_numpy()[rej], "o", ms=6, mfc="none", mec="#1a7f37",
+                    label="always-valid p <= alpha")
+            f = final.get((arm, metric))
+            if f is not None and f.get("ci_low") is not None:
+                xe = x[-1] + 0.8
+                ax.errorbar(xe, f["diff"], yerr=[[f["diff"] - f["ci_low"]], [f["ci_high"] - f["diff"]]], fmt="s",
+                            color="#24292f", ms=4, capsize=3, label=f"final analysis ({f['method']})")
+            ax.axhline(0, color="#24292f", lw=0.8)
+            ax.set_title(f"{metric} ({arm})" if multi else metric, loc="left")
+            ax.set_xlabel("experiment day (data up to and including)")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        for ax in axes.ravel()[len(keys):]:
+            ax.set_visible(False)
+        handles, labels = axes[0, 0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.06))
+        fig.supylabel("difference, treatment - control", fontsize=9)
+        fig.tight_layout()
+        return to_data_uri(fig)
+
+
+def exposure_chart(genre_share: pd.DataFrame, exposure: pd.DataFrame, arms: Sequence[str]) -> str:
+    """Genre share of plays per arm (grouped bars) beside long-tail share and catalog coverage."""
+    colors = arm_colors(arms)
+    wide = genre_share.pivot(index="genre", columns="arm", values="share").reindex(columns=list(arms))
+    wide = wide.loc[wide.mean(axis=1).sort_values(ascending=True).index]
+    n = len(wide)
+    with plt.rc_context(STYLE):
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, max(3.2, 0.24 * n + 1.2)),
+                                     gridspec_kw={"width_ratios": [2.2, 1]})
+        h = 0.8 / len(arms)
+        y = np.arange(n)
+        for i, a in enumerate(arms):
+            ax.barh(y + (i - (len(arms) - 1) / 2) * h, 100 * wide[a].to_numpy(), height=h, color=colors[a], label=a)
+        ax.set_yticks(y)
+        ax.set_yticklabels(wide.index)
+        ax.set_xlabel("share of the arm's plays (%)")
+        ax.set_title("genre share of plays", loc="left")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.grid(axis="y", alpha=0)
+        e = exposure.set_index("arm").reindex(list(arms))
+        measures = [("long_tail_share", "long-tail share\nof plays"), ("coverage", "catalog coverage\nof plays")]
+        xb = np.arange(len(measures))
+        w = 0.8 / len(arms)
+        for i, a in enumerate(arms):
+            vals = [100 * e.loc[a, m] for m, _ in measures]
+            bars = bx.bar(xb + (i - (len(arms) - 1) / 2) * w, vals, width=w, color=colors[a], label=a)
+            bx.bar_label(bars, fmt="%.1f", fontsize=7)
+        bx.set_xticks(xb)
+        bx.set_xticklabels([lab for _, lab in measures])
+        bx.set_ylabel("%")
+        bx.set_title("reach into the catalog", loc="left")
+        bx.grid(axis="x", alpha=0)
+        fig.tight_layout()
+        return to_data_uri(fig)

@@ -90,3 +90,49 @@ def render_power(result: Mapping) -> str:
              f"  detectable change: {result['mde']:+.6g}{rel_s}",
              f"  users per arm:     {result['users_per_arm']:,} (total {result['total_users']:,} for 2 arms)"]
     return "\n".join(lines)
+
+
+def _decimals(se) -> int:
+    """Decimals that show an estimate to about a tenth of its standard error."""
+    se = np.asarray([x for x in se if x is not None], dtype=np.float64)
+    se = se[np.isfinite(se) & (se > 0)]
+    return int(np.clip(1 - np.floor(np.log10(se.min())), 0, 8)) if se.size else 4
+
+
+def _first_rejections(seq: list[Mapping]) -> list[str]:
+    out = []
+    for key in dict.fromkeys((r["arm"], r["metric"]) for r in seq):
+        rows = [r for r in seq if (r["arm"], r["metric"]) == key]
+        first = next((r["day"] for r in rows if r["reject"]), None)
+        out.append(f"{key[1]} ({key[0]}): " + (f"from day {first}" if first is not None else "never"))
+    return out
+
+
+def render_sequential(seq: list[Mapping], alpha: float, *, daily: bool = True) -> str:
+    """Always-valid monitoring (analysis["sequential"]): one line per (day, arm) with the primary's
+    estimate, interval and p, and each other metric's estimate and p; ``*`` marks p <= alpha.
+    With ``daily=False`` only the summary line (the first day each test rejected)."""
+    if not seq:
+        return "Sequential monitoring: none"
+    level = f"{100 * (1 - alpha):g}%"
+    summary = f"Always-valid test (p <= {alpha:g}, may be read daily): " + "; ".join(_first_rejections(seq))
+    if not daily:
+        return summary
+    metrics = list(dict.fromkeys(r["metric"] for r in seq))
+    first, rest = metrics[0], metrics[1:]
+    by = {(r["day"], r["arm"], r["metric"]): r for r in seq}
+    fmt = {m: "{:+.%df}" % _decimals([r["se"] for r in seq if r["metric"] == m]) for m in metrics}
+    star = lambda r: " *" if r["reject"] else ""  # noqa: E731
+    rows = []
+    for day, arm in dict.fromkeys((r["day"], r["arm"]) for r in seq):
+        p, f = by[(day, arm, first)], fmt[first]
+        cells = [str(day), str(arm), _f(p["estimate"], f), f"[{_f(p['ci_low'], f)}, {_f(p['ci_high'], f)}]",
+                 _p(p["p_value"]) + star(p)]
+        for m in rest:
+            r = by.get((day, arm, m))
+            cells.append("" if r is None else f"{_f(r['estimate'], fmt[m])} (p {_p(r['p_value'])}){star(r)}")
+        rows.append(cells)
+    header = ["day", "arm", first, f"always-valid {level}", "p"] + rest
+    lines = [f"Day by day (cumulative data up to each day; always-valid, {level}):"]
+    lines += _table(header, rows, right={0, 2, 3, 4, *range(5, 5 + len(rest))})
+    return "\n".join(lines + [summary])

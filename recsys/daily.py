@@ -1,0 +1,189 @@
+"""Day-by-day views of experiment logs: curves per arm, retention, and the cumulative per-user
+tables that always-valid sequential monitoring looks at (catalog exposure: :mod:`recsys.exposure`).
+
+Every function takes plain log frames (``sessions``, ``plays`` with ``user_id`` and ``day``
+columns, :mod:`recsys.simulate.logs`) plus the experiment's users and their arms as aligned
+arrays, and returns a tidy DataFrame (or records), so the same code serves a finished run or
+logs streamed in one day at a time. Descriptive aggregates only; inference stays in
+:mod:`recsys.stats`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from recsys.simulate.logs import Logs
+from recsys.simulate.tables import user_table
+
+#: churn_day of a user who has not churned (the simulator's sentinel)
+NOT_CHURNED = 32767
+
+
+def _arm_of_rows(user_col: pd.Series, user_ids, arms) -> np.ndarray:
+    """The arm of each log row (None for users outside the experiment)."""
+    pos = pd.Index(np.asarray(user_ids)).get_indexer(user_col.to_numpy())
+    out = np.asarray(arms, dtype=object)[np.maximum(pos, 0)]
+    out[pos < 0] = None
+    return out
+
+
+def _grid(days: Iterable[int], arms: Sequence[str]) -> pd.MultiIndex:
+    return pd.MultiIndex.from_product([list(arms), list(days)], names=["arm", "day"])
+
+
+def _div(a, b) -> np.ndarray:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.divide(a, b, out=np.full(np.broadcast(a, b).shape, np.nan), where=b > 0)
+
+
+def _arm_order(arms, order: Sequence[str] | None) -> list[str]:
+    return list(order) if order is not None else list(pd.unique(np.asarray(arms, dtype=object)))
+
+
+def _days(logs_days: Sequence[pd.Series], days: Iterable[int] | None) -> list[int]:
+    if days is not None:
+        return [int(d) for d in days]
+    seen = np.concatenate([d.to_numpy(np.int64) for d in logs_days]) if logs_days else np.empty(0, np.int64)
+    return list(range(int(seen.min()), int(seen.max()) + 1)) if seen.size else []
+
+
+def daily_metrics(sessions: pd.DataFrame, plays: pd.DataFrame, user_ids, arms, *,
+                  days: Iterable[int] | None = None, arm_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per (arm, day): users, active users, sessions, impressions, clicks, ctr, plays,
+    watch_minutes and watch minutes per active user (a user with a visit that day)."""
+    order = _arm_order(arms, arm_order)
+    days = _days([sessions["day"], plays["day"]], days)
+    s = sessions.assign(arm=_arm_of_rows(sessions["user_id"], user_ids, arms)).dropna(subset=["arm"])
+    p = plays.assign(arm=_arm_of_rows(plays["user_id"], user_ids, arms)).dropna(subset=["arm"])
+    grid = _grid(days, order)
+    by = ["arm", "day"]
+    out = pd.DataFrame(index=grid)
+    out["users"] = pd.Series(arms).value_counts().reindex(order).to_numpy().repeat(len(days))
+    out["active_users"] = s.drop_duplicates(["user_id", "day"]).groupby(by).size()
+    out["sessions"] = s.groupby(by).size()
+    sums = s.groupby(by)[["impressions", "clicks"]].sum()
+    out["impressions"], out["clicks"] = sums["impressions"], sums["clicks"]
+    out["plays"] = p.groupby(by).size()
+    out["watch_minutes"] = p.groupby(by)["minutes"].sum().astype(np.float64)
+    out = out.fillna(0)
+    out["ctr"] = _div(out["clicks"], out["impressions"])
+    out["watch_min_per_active_user"] = _div(out["watch_minutes"], out["active_users"])
+    ints = ["users", "active_users", "sessions", "impressions", "clicks", "plays"]
+    out[ints] = out[ints].astype(np.int64)
+    return out.reset_index()
+
+
+def retention(churn_day, arms, days: Iterable[int], *, arm_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Survival per (arm, day): the share of the arm's users at risk on the first day (not
+    churned before it) who have not churned by the end of day d."""
+    days = [int(d) for d in days]
+    order = _arm_order(arms, arm_order)
+    cd = np.asarray(churn_day, dtype=np.int64)
+    a = pd.Categorical(np.asarray(arms, dtype=object), categories=order)
+    at_risk = cd >= days[0]
+    n = pd.Series(at_risk).groupby(a, observed=False).sum()
+    # users churned on each day, then a running total per arm
+    during = at_risk & (cd <= days[-1])
+    counts = pd.crosstab(pd.Categorical(a[during], categories=order),
+                         pd.Categorical(cd[during], categories=days), dropna=False)
+    counts = counts.reindex(index=order, columns=days, fill_value=0)
+    churned = counts.cumsum(axis=1)
+    out = churned.stack().rename("churned").reset_index()
+    out.columns = ["arm", "day", "churned"]
+    out["day"] = out["day"].astype(np.int64)
+    out["at_risk"] = n.reindex(out["arm"]).to_numpy().astype(np.int64)
+    out["survival"] = 1.0 - _div(out["churned"], out["at_risk"])
+    out["arm"] = out["arm"].astype(object)
+    return out[["arm", "day", "at_risk", "churned", "survival"]]
+
+
+def estimated_churn_day(sessions: pd.DataFrame, user_ids, churned) -> np.ndarray:
+    """When the exact churn day is not logged: a churned user's last visit (the earliest day
+    the account could have lapsed; -1 with no visit), ``NOT_CHURNED`` otherwise."""
+    last = sessions.groupby("user_id")["day"].max()
+    last = last.reindex(np.asarray(user_ids)).fillna(-1).to_numpy(np.int64)
+    return np.where(np.asarray(churned) > 0, last, NOT_CHURNED)
+
+
+def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None,
+                      days: Iterable[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(day, per-user table of the logs with day <= d) for each day: one aggregation per day,
+    by :func:`recsys.simulate.tables.user_table`. A user counts as churned once churn_day <= d."""
+    plays, sessions = logs.plays, logs.sessions
+    days = _days([sessions["day"], plays["day"]], days)
+    p_day = plays["day"].to_numpy(np.int64)
+    s_day = sessions["day"].to_numpy(np.int64)
+    p_order, s_order = np.argsort(p_day, kind="stable"), np.argsort(s_day, kind="stable")
+    plays, sessions = plays.iloc[p_order], sessions.iloc[s_order]
+    p_day, s_day = p_day[p_order], s_day[s_order]
+    cd = np.asarray(churn_day, dtype=np.int64)
+    for d in days:
+        upto = Logs(plays=plays.iloc[: np.searchsorted(p_day, d, side="right")],
+                    sessions=sessions.iloc[: np.searchsorted(s_day, d, side="right")], impressions=None)
+        yield d, user_table(upto, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre)
+
+
+def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
+                          control: str, metrics: Sequence[str], alpha: float = 0.05,
+                          days: Iterable[int] | None = None, roles: Mapping[str, str] | None = None) -> list[dict]:
+    """Always-valid monitoring of ``metrics`` (each treatment arm against ``control``) on the
+    cumulative table of every day (:func:`recsys.stats.analysis.monitor`, no CUPED).
+
+    One record per (day, arm, metric): estimate (treatment - control), ci_low/ci_high (that
+    look's always-valid interval), p_value (always valid: min over looks so far) and reject;
+    also se, the fixed-horizon normal interval of the look (what a naive daily peek shows),
+    cs_low/cs_high (the confidence sequence intersected over the looks so far: empty, low >
+    high, when the effect drifts over days), users per arm and the mixing variance tau2.
+    Composite metrics are skipped (the mixture test needs a closed-form variance).
+    """
+    from recsys.stats.analysis import monitor
+    from recsys.stats.metrics import get_metric
+    from recsys.stats.sequential import confidence_radius
+
+    tables = list(cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days))
+    if not tables:
+        return []
+    looks = [d for d, _ in tables]
+    frames = [t for _, t in tables]
+    z = float(sps.norm.ppf(1 - alpha / 2))
+    out = []
+    for metric in dict.fromkeys(metrics):
+        if get_metric(metric, frames[-1].columns).kind == "composite":
+            continue
+        for arm, res in monitor(frames, control, metric, alpha).items():
+            se = np.array([lk.se for lk in res.looks])
+            radius = confidence_radius(se ** 2, res.tau2, alpha)
+            for day, lk, r in zip(looks, res.looks, radius):
+                out.append({"day": int(day), "arm": arm, "metric": metric, "role": (roles or {}).get(metric, ""),
+                            "estimate": lk.diff, "ci_low": lk.diff - r, "ci_high": lk.diff + r,
+                            "p_value": lk.p_value, "reject": lk.reject, "se": lk.se,
+                            "fixed_ci_low": lk.diff - z * lk.se, "fixed_ci_high": lk.diff + z * lk.se,
+                            "cs_low": lk.ci_low, "cs_high": lk.ci_high,
+                            "n_control": lk.n_control, "n_treatment": lk.n_treatment, "tau2": res.tau2})
+    return out
+
+
+def churn_day_of(result) -> tuple[np.ndarray, bool]:
+    """The experiment users' churn days (aligned with ``result.table``) and whether they are
+    exact: from ``result.churn_day`` (indexed by user id) when the runner keeps it, else
+    estimated from the last visit (:func:`estimated_churn_day`)."""
+    ids = result.table["user_id"].to_numpy(np.int64)
+    exact = getattr(result, "churn_day", None)
+    if exact is not None:
+        return np.asarray(exact, dtype=np.int64)[ids], True
+    return estimated_churn_day(result.logs.sessions, ids, result.table["churned"].to_numpy()), False
+
+
+def monitor_result(result, alpha: float, roles) -> list[dict]:
+    """:func:`sequential_monitoring` of an :class:`~recsys.experiment.runner.ExperimentResult`
+    on its primary metric and guardrails (``roles``: a :class:`recsys.decision.Roles`)."""
+    t = result.table
+    cd, _ = churn_day_of(result)
+    names = roles.metrics()
+    return sequential_monitoring(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(), t["segment"].to_numpy(),
+                                 cd, result.warmup.pre, control=result.config.control, metrics=names, alpha=alpha,
+                                 days=range(result.config.days), roles={m: roles.role(m) for m in names})
