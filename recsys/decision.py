@@ -133,8 +133,11 @@ def _guardrail_status(row: Mapping, tol: float) -> tuple[str, float]:
 
 def _change(row: Mapping, level: str) -> str:
     verb = "rose" if row["diff"] > 0 else "fell" if row["diff"] < 0 else "did not change"
-    return (f"{row['metric']} {verb} {_pct(row['rel_lift'])} (from {_num(row['control'])} to {_num(row['treatment'])}; "
-            f"{level} CI {_pct(row['rel_ci_low'])} to {_pct(row['rel_ci_high'])})")
+    adjusted = "cuped" in str(row.get("method", ""))
+    means = "raw means" if adjusted else "from"
+    note = "; CUPED-adjusted" if adjusted else ""
+    return (f"{row['metric']} {verb} {_pct(row['rel_lift'])} ({means} {_num(row['control'])} to {_num(row['treatment'])}"
+            f"{note}; {level} CI {_pct(row['rel_ci_low'])} to {_pct(row['rel_ci_high'])})")
 
 
 def _arm_decision(result: Mapping, roles: Roles, arm: str, level: str, correction: str) -> ArmDecision:
