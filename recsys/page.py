@@ -111,3 +111,17 @@ class Page:
             return out if order is None else out[order]
         return Page(cat("titles"), cat("artwork"), cat("propensity"), cat("row_kind"), cat("row_ref"),
                     cat("score"))
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Why each slot of a batch of pages holds its title; built on request, off the simulator's path.
+
+    Slot arrays are (n, R, K) like :class:`Page`'s; ``weights`` holds per-user (n,) arrays.
+    """
+
+    score: np.ndarray | None = None          # the scorer's relevance (the page's ``score``)
+    parts: dict | None = None                # name -> (n, R, K) additive terms of ``score`` (e.g. cf, content)
+    rank_scored: np.ndarray | None = None    # 1-based rank in the scorer's own list; 0: not in it (an extra)
+    rank_reranked: np.ndarray | None = None  # 1-based rank after re-ranking; 0: not in the list
+    weights: dict | None = None              # name -> (n,) per-user blend weights

@@ -36,7 +36,7 @@ from recsys.models._threads import single_threaded_blas
 from recsys.models.base import FactorScorer, Scorer
 from recsys.models.data import interaction_matrix
 from recsys.models.topn import top_n
-from recsys.page import Layout, Page, UserContext
+from recsys.page import Explanation, Layout, Page, UserContext
 from recsys.policy import PopularityPolicy, Policy, RandomPolicy
 from recsys.rerank import Calibration, Diversity, ItemInfo, LongTail, Reranker, RerankContext, rerank
 from recsys.rng import KeyedRandom
@@ -127,7 +127,8 @@ class RecommenderPolicy(Policy):
         ids, sc, _ = self._ranked(ctx, k, num_threads)
         return ids, sc
 
-    def _ranked(self, ctx: UserContext, k: int, num_threads: int = 0):
+    def _scored(self, ctx: UserContext, k: int, num_threads: int = 0):
+        """The scorer's candidates before re-ranking: (ids, scores, user vectors or None)."""
         # ``candidates`` titles are fetched; the user's recent plays among them are then dropped
         T = self.catalog_.n_titles
         X = context_matrix(ctx, T)
@@ -136,6 +137,10 @@ class RecommenderPolicy(Policy):
         ids, sc = top_n(self.scorer_, ctx.user_ids, X, n, filter=recent_matrix(ctx, T),
                         exclude=np.flatnonzero(~self.catalog_.available(ctx.day)), num_threads=num_threads,
                         user_vectors=U)
+        return ids, sc, U
+
+    def _ranked(self, ctx: UserContext, k: int, num_threads: int = 0):
+        ids, sc, U = self._scored(ctx, k, num_threads)
         if self.rerankers_:
             rctx = RerankContext(ctx.genre_profile, ctx.day)
             ids, sc = rerank(ids, sc, list(self.rerankers_), rctx, k=k, depth=max(self.rerank_depth, k))
@@ -174,6 +179,53 @@ class RecommenderPolicy(Policy):
         return self.rows.build(pool, score, ctx, layout, genres=self.genres_,
                                popularity_rank=self.popularity_rank_, release_day=self.catalog_.release_day,
                                embedding=self.info_.embedding)
+
+    def explain(self, ctx: UserContext, page: Page) -> Explanation:
+        """Why ``page`` (built by :meth:`pages` for ``ctx``) holds each title: the scorer's score,
+        for the hybrid its cf / content / popularity terms and blend weights, and each title's rank
+        in the scorer's list and after re-ranking. Recomputes the ranking; not for the simulator."""
+        n = len(ctx)
+        shape = page.titles.shape
+        slots = int(np.prod(shape[1:]))
+        ids, sc, _ = self._scored(ctx, slots)
+        final = ids
+        if self.rerankers_:
+            final, _ = rerank(ids, sc, list(self.rerankers_), RerankContext(ctx.genre_profile, ctx.day), k=slots,
+                              depth=max(self.rerank_depth, slots))
+        flat = page.titles.reshape(n, slots)
+
+        def rank_in(lst: np.ndarray) -> np.ndarray:
+            hit = (flat[:, :, None] == lst[:, None, :]) & (flat >= 0)[:, :, None]
+            return np.where(hit.any(-1), hit.argmax(-1) + 1, 0).reshape(shape).astype(np.int32)
+
+        parts = weights = None
+        if isinstance(self.scorer_, Hybrid):
+            X = context_matrix(ctx, self.catalog_.n_titles)
+            terms, weights = hybrid_terms(self.scorer_, ctx.user_ids, X, np.maximum(flat, 0))
+            parts = {k: np.where(flat >= 0, v, np.nan).reshape(shape).astype(np.float32) for k, v in terms.items()}
+        return Explanation(score=page.score, parts=parts, rank_scored=rank_in(ids), rank_reranked=rank_in(final),
+                           weights=weights)
+
+
+def hybrid_terms(scorer: Hybrid, users: np.ndarray, X: sp.csr_matrix | None,
+                 items: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The fitted hybrid's score of ``items`` (n, m) for ``users`` (n,) split into its additive
+    terms (``cf``, ``content``, ``popularity``, ``prior``: they sum to the score), and the users'
+    blend weights (``cf``, ``content``, ``popularity``), from the scorer's own user vectors."""
+    U = scorer.user_vectors(users, X).astype(np.float64)
+    V = scorer.item_vectors_.astype(np.float64)[items]                       # (n, m, d)
+    blocks = [("cf", scorer.cf_)] + ([("content", scorer.content_)] if scorer.content_ is not None else [])
+    terms, o = {}, 0
+    for (name, model), (mu, _) in zip(blocks, scorer.stats_):
+        d = model.item_vectors_.shape[1]
+        Ub = U[:, o:o + d]
+        terms[name] = np.einsum("nd,nmd->nm", Ub, V[..., o:o + d]) - (Ub @ mu)[:, None]
+        o += d
+    terms["popularity"] = U[:, o, None] * V[..., o]
+    terms["prior"] = U[:, o + 2, None] * V[..., o + 2]      # the cold-start popularity prior
+    counts, _, _ = scorer.cf_.history(np.asarray(users, np.int64), X)
+    w = scorer.blend_weights(counts)
+    return terms, {"cf": w[0], "content": w[1], "popularity": w[2]}
 
 
 # ---------------------------------------------------------------------------------------------

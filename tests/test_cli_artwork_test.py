@@ -7,6 +7,7 @@ import base64
 import json
 import math
 
+import numpy as np
 import pytest
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
@@ -137,3 +138,115 @@ def test_unwritable_locations_fail_before_writing(tmp_path, capsys):
 def test_bad_counts(counts, message):
     with pytest.raises(InputError, match=message):
         two_artwork_test(*counts)
+
+
+# ---------------------------------------------------------------- --world: the test inside the simulated world
+
+WORLD_TOML = """
+[experiment]
+seed = 5
+users = 3000
+[world]
+titles = 400
+cast = 300
+"""
+
+
+@pytest.fixture(scope="module")
+def world_config(tmp_path_factory):
+    path = tmp_path_factory.mktemp("world") / "exp.toml"
+    path.write_text(WORLD_TOML)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_world():
+    from recsys.world.build import build_world
+    from recsys.world.config import WorldConfig
+
+    return build_world(WorldConfig(users=3000, titles=400, cast=300), 5)
+
+
+def test_world_mode_contract_and_ground_truth(tmp_path, world_config, capsys):
+    code, out = run_cli(tmp_path, "--world", "--config", str(world_config), "--users", "2000", "--seed", "3")
+    assert code == 0
+    doc = json.loads(out.read_text())
+    assert CONTRACT_KEYS <= set(doc) and doc["test"] == "two-proportion z" and doc["mode"] == "world"
+    a, b = doc["arms"]["A"], doc["arms"]["B"]
+    assert a["users"] == b["users"] == 1000
+    _, p_sm = proportions_ztest([a["clicks"], b["clicks"]], [a["users"], b["users"]])
+    assert round(doc["p_value"], 5) == round(float(p_sm), 5)
+    v = doc["variants"]
+    assert v["A"]["variant"] == 0 and v["B"]["variant"] == 1 and v["B"]["artwork"] == v["A"]["artwork"] + 1
+    truth = doc["ground_truth"]
+    assert set(truth["true_ctr"]) == {"A", "B"} and all(0 < x < 1 for x in truth["true_ctr"].values())
+    assert truth["true_diff"] == pytest.approx(truth["true_ctr"]["B"] - truth["true_ctr"]["A"])
+    assert doc["world_users"] == 3000 and doc["world_seed"] == 5
+    page = (tmp_path / "artwork-test.html").read_text()
+    assert "ground truth" in page and doc["title"]["name"] in page
+    assert (tmp_path / "artwork-test.png").read_bytes()[:4] == b"\x89PNG"
+    printed = capsys.readouterr().out
+    assert "true CTR (ground truth" in printed and "two-proportion z" in printed
+    # the same seed gives the same test
+    again = tmp_path / "again"
+    again.mkdir()
+    assert run_cli(again, "--world", "--config", str(world_config), "--users", "2000", "--seed", "3")[0] == 0
+    assert json.loads((again / "out.json").read_text())["arms"] == doc["arms"]
+
+
+def test_world_mode_interval_covers_the_true_difference(small_world):
+    """Over replicates (fresh assignments and clicks), the 95% interval of B - A covers the
+    simulator's true difference about 95% of the time: the counts come from the same click
+    probabilities the ground truth averages."""
+    from recsys.report.artwork_world import run_world_test
+
+    bait = np.flatnonzero(small_world.truth.art_honesty < 0.35)        # a title with a clickbait variant
+    art = int(bait[0])
+    title = int(small_world.catalog.art_title[art])
+    b = art - int(small_world.catalog.art_offsets[title])
+    covered, diffs = [], []
+    for seed in range(80):
+        t = run_world_test(small_world, 1200, title=title, variant_b=b, seed=seed)
+        r = two_artwork_test(*t.counts())
+        true = t.true_ctr_b - t.true_ctr_a
+        covered.append(r.ci_low <= true <= r.ci_high)
+        diffs.append(r.diff - true)
+    assert 0.88 <= np.mean(covered) <= 1.0
+    assert abs(np.mean(diffs)) < 3 * np.std(diffs) / np.sqrt(len(diffs))       # unbiased
+    # the clickbait variant draws more clicks, as the behaviour model says
+    assert t.true_ctr_b > t.true_ctr_a
+
+
+def test_world_mode_defaults_to_a_released_title_with_variants(small_world):
+    from recsys.report.artwork_world import default_title, run_world_test
+
+    t = default_title(small_world.catalog)
+    assert small_world.catalog.release_day[t] <= 0 and small_world.catalog.n_variants[t] >= 2
+    test = run_world_test(small_world, 10, seed=1)
+    assert test.title == t and len(test.users_a) == len(test.users_b) == 5
+    assert len(np.intersect1d(test.users_a, test.users_b)) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--world", "--p-a", "0.2"], "--p-a does not apply with --world"),
+    (["--world", "--users", "1"], "--users"),
+    (["--world", "--users", "5000"], "more than the world's 3,000 users"),
+    (["--world", "--title", "400"], "--title 400 is not in the catalog"),
+    (["--world", "--title", "-1"], "is not in the catalog"),
+    (["--world", "--title", "3", "--variant-b", "9"], "--variant-b 9 is not a variant of title 3"),
+    (["--world", "--title", "3", "--variant-b", "0"], "0 is A"),
+    (["--p-a", "0.2", "--p-b", "0.3", "--title", "3"], "--title needs --world"),
+])
+def test_world_mode_bad_input(tmp_path, world_config, capsys, args, message):
+    code, _ = run_cli(tmp_path, *args, "--config", str(world_config)) if "--world" in args else run_cli(tmp_path, *args)
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("recsys: error:") and err.count("\n") == 1 and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_world_mode_unreleased_title(tmp_path, world_config, small_world, capsys):
+    later = np.flatnonzero(small_world.catalog.release_day > 0)
+    assert len(later)
+    code, _ = run_cli(tmp_path, "--world", "--config", str(world_config), "--title", str(int(later[0])))
+    assert code == 2 and "is not released by day 0" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

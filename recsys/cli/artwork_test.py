@@ -3,12 +3,18 @@
 Users are randomised into two equal arms, each user's click is drawn with the arm's
 probability, and the counts go to :func:`recsys.report.artwork_ab.two_artwork_test`. The JSON,
 a bar chart (PNG) and an HTML page are written atomically; bad input writes nothing.
+
+With ``--world`` the same test runs inside the simulated world
+(:mod:`recsys.report.artwork_world`): users of the world meet a title's real variants and the
+behaviour model decides the clicks; the output adds each variant's true CTR as ground truth.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+import numpy as np
 
 from recsys.cli import probability
 from recsys.errors import InputError
@@ -44,12 +50,23 @@ def add_parser(subparsers, name: str) -> None:
     p = subparsers.add_parser(
         name, help="two-artwork CTR experiment: significance test, bar chart and recommendation",
         description="Randomise USERS between artwork A and B, simulate clicks with probabilities P_A and "
-                    "P_B, and report CTR per artwork, the difference with its interval, a two-proportion "
+                    "P_B (or, with --world, let users of the simulated world meet a title's real variants), "
+                    "and report CTR per artwork, the difference with its interval, a two-proportion "
                     "z-test, a bar chart and a plain-language recommendation.")
     p.add_argument("--users", type=_users, default=1000, help="users in the test (at least 2; default 1000)")
-    p.add_argument("--p-a", type=probability, required=True, help="click probability of artwork A, in [0, 1]")
-    p.add_argument("--p-b", type=probability, required=True, help="click probability of artwork B, in [0, 1]")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--p-a", type=probability, help="click probability of artwork A, in [0, 1]")
+    p.add_argument("--p-b", type=probability, help="click probability of artwork B, in [0, 1]")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the assignment and clicks (default 0)")
+    w = p.add_argument_group("in the simulated world (--world)")
+    w.add_argument("--world", action="store_true",
+                   help="run the test inside the world: users meet the title's real variants and the behaviour "
+                        "model decides the clicks (instead of --p-a/--p-b)")
+    w.add_argument("--config", type=Path, help="experiment TOML whose [world] and seed to use "
+                                                "(default: the demo's embedded experiment)")
+    w.add_argument("--title", type=int, help="title id (default: a well-known released title with 2+ variants)")
+    w.add_argument("--variant-b", type=int, default=1,
+                   help="variant of the title shown as B, by its index within the title (0 is the default, A; "
+                        "default 1)")
     p.add_argument("--alpha", type=_alpha, default=0.05, help="significance level (default 0.05)")
     p.add_argument("--out", type=Path, default=None,
                    help="directory for the PNG and HTML (default: the JSON's directory; created if missing)")
@@ -73,15 +90,20 @@ def check_outputs(json_path: Path | None, out: Path | None) -> Path | None:
 
 
 def write_outputs(result: ArtworkTestResult, json_path: Path | None, out: Path | None,
-                  extra: dict | None = None, title: str = "Artwork A/B test") -> dict:
-    """Write PNG and HTML into ``out`` and the JSON to ``json_path`` (each atomically); returns the JSON."""
+                  extra: dict | None = None, title: str = "Artwork A/B test", details: dict | None = None,
+                  truth: tuple[float, float] | None = None) -> dict:
+    """Write PNG and HTML into ``out`` and the JSON to ``json_path`` (each atomically); returns the JSON.
+
+    ``details`` (default: the scalar entries of ``extra``) are listed on the page; ``truth`` marks
+    the true CTRs on the chart."""
     doc = result.to_json()
     doc.update(extra or {})
     if out is not None:
         out.mkdir(exist_ok=True)
-        png = bar_chart_png(result)
+        png = bar_chart_png(result, truth=truth)
         write_bytes(out / PNG_NAME, png)
-        details = {k: v for k, v in (extra or {}).items() if not isinstance(v, (dict, list))}
+        if details is None:
+            details = {k: v for k, v in (extra or {}).items() if not isinstance(v, (dict, list))}
         write_text(out / HTML_NAME, html_page(result, png, title=title, details=details))
         doc["png"] = str(out / PNG_NAME)
         doc["html"] = str(out / HTML_NAME)
@@ -107,15 +129,72 @@ def summary_text(result: ArtworkTestResult) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.users < 2:
         raise InputError(f"--users must be at least 2, got {args.users}")
+    if args.world:
+        given = [f for f, v in (("--p-a", args.p_a), ("--p-b", args.p_b)) if v is not None]
+        if given:
+            raise InputError(f"{given[0]} does not apply with --world (the world's users decide the clicks)")
+    else:
+        missing = [f for f, v in (("--p-a", args.p_a), ("--p-b", args.p_b)) if v is None]
+        if missing:
+            raise InputError(f"the following arguments are required: {', '.join(missing)} (or use --world)")
+        given = [f for f, v in (("--config", args.config), ("--title", args.title)) if v is not None]
+        if given:
+            raise InputError(f"{given[0]} needs --world")
     out = check_outputs(args.json, args.out)
+    if args.world:
+        return run_world(args, out)
     counts = assign_and_click(args.users, args.p_a, args.p_b, args.seed)
     result = two_artwork_test(*counts, alpha=args.alpha)
     extra = {"seed": args.seed, "p_a": args.p_a, "p_b": args.p_b, "users": args.users}
     doc = write_outputs(result, args.json, out, extra)
+    _report(result, doc, args.json)
+    return 0
+
+
+def run_world(args: argparse.Namespace, out: Path | None) -> int:
+    """The test inside the world: see :mod:`recsys.report.artwork_world`."""
+    from recsys.cli.demo import default_config
+    from recsys.experiment.config import ExperimentConfig
+    from recsys.report.artwork_world import run_world_test
+    from recsys.world.build import build_world
+
+    config = ExperimentConfig.load(args.config) if args.config is not None else default_config()
+    world = build_world(config.world, config.seed)
+    test = run_world_test(world, args.users, title=args.title, variant_b=args.variant_b, seed=args.seed)
+    result = two_artwork_test(*test.counts(), alpha=args.alpha)
+    cat = world.catalog
+    label = cat.art_label(np.array([test.art_a, test.art_b]))
+    truth = {"A": test.true_ctr_a, "B": test.true_ctr_b}
+    extra = {
+        "mode": "world", "seed": args.seed, "users": args.users, "world_seed": config.seed,
+        "world_users": world.n_users,
+        "title": {"id": test.title, "name": str(cat.name[test.title])},
+        "variants": {"A": {"artwork": test.art_a, "variant": 0, "theme": str(label[0])},
+                     "B": {"artwork": test.art_b, "variant": test.art_b - test.art_a, "theme": str(label[1])}},
+        "ground_truth": {
+            "note": "known only to the simulator: the mean click probability of each variant over all the "
+                    "world's users (true_ctr) and over the users shown it (sample_ctr)",
+            "true_ctr": truth, "true_diff": test.true_ctr_b - test.true_ctr_a,
+            "sample_ctr": {"A": test.sample_ctr_a, "B": test.sample_ctr_b},
+            "interval_covers_true_diff": bool(result.ci_low <= test.true_ctr_b - test.true_ctr_a <= result.ci_high)},
+    }
+    details = {"title": f"{cat.name[test.title]} (id {test.title})", "artwork A": f"variant 0: {label[0]}",
+               "artwork B": f"variant {test.art_b - test.art_a}: {label[1]}",
+               "true CTR of A (simulator's ground truth)": f"{test.true_ctr_a:.2%}",
+               "true CTR of B (simulator's ground truth)": f"{test.true_ctr_b:.2%}",
+               "true difference B - A (ground truth)": f"{(test.true_ctr_b - test.true_ctr_a) * 100:+.2f} points"}
+    doc = write_outputs(result, args.json, out, extra, title="Artwork A/B test in the simulated world",
+                        details=details, truth=(test.true_ctr_a, test.true_ctr_b))
+    print(f"title {test.title} '{cat.name[test.title]}': A = {label[0]}, B = {label[1]}")
+    print(f"true CTR (ground truth, known to the simulator): A {test.true_ctr_a:.2%}, B {test.true_ctr_b:.2%}")
+    _report(result, doc, args.json)
+    return 0
+
+
+def _report(result: ArtworkTestResult, doc: dict, json_path: Path | None) -> None:
     print(summary_text(result))
     for key in ("png", "html"):
         if key in doc:
             print(f"{key}: {doc[key]}")
-    if args.json is not None:
-        print(f"json: {args.json}")
-    return 0
+    if json_path is not None:
+        print(f"json: {json_path}")

@@ -19,8 +19,9 @@ from recsys.report.artwork_ab import ArtworkTestResult
 _COLOURS = {"A": "#7a8ba6", "B": "#e07a3f"}
 
 
-def bar_chart_png(result: ArtworkTestResult, dpi: int = 110) -> bytes:
-    """CTR per artwork with its (1 - alpha) Wilson interval as error bars."""
+def bar_chart_png(result: ArtworkTestResult, dpi: int = 110, truth: tuple[float, float] | None = None) -> bytes:
+    """CTR per artwork with its (1 - alpha) Wilson interval as error bars; ``truth`` (the true
+    CTRs of A and B, known to a simulator) is marked on each bar."""
     fig = Figure(figsize=(5.2, 3.6), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
@@ -37,6 +38,11 @@ def bar_chart_png(result: ArtworkTestResult, dpi: int = 110) -> bytes:
     ax.set_ylabel(f"click-through rate (%), {1 - result.alpha:.0%} interval")
     ax.set_xlabel("artwork")
     top = max(hi for _, hi in ci) * 100
+    if truth is not None:
+        ax.scatter(arms, [t * 100 for t in truth], marker="D", s=42, color="#111111", zorder=3,
+                   label="true CTR (simulator)")
+        ax.legend(loc="lower right", fontsize=8, frameon=False)
+        top = max(top, max(truth) * 100)
     ax.set_ylim(0, max(1.0, min(top * 1.2, 112.0)))
     verdict = f"B - A = {result.diff * 100:+.1f} pts, p = {result.p_value:.3g}"
     ax.set_title(f"Two-artwork test: {verdict}", fontsize=10)

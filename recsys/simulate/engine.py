@@ -3,7 +3,8 @@
 The story of a session (see docs/world.md): the user scans the page in reading order; slot
 ``s`` comes into view with the configured examination probability; an examined card is
 clicked with the behaviour model's probability; a click starts a play; a play abandoned within
-two minutes sends the user back to the page, any other play ends the browsing. A session that
+two minutes ends the session with probability ``quit_after_abandon`` and otherwise sends the
+user back to the page; any other play ends the browsing. A session that
 finds nothing may end in a search. Every draw is keyed by (user, day, session, slot), so a
 user's outcomes do not depend on which other users are simulated alongside.
 """
@@ -23,7 +24,7 @@ from recsys.simulate.logs import ABANDON_MINUTES, SOURCE_HOME, SOURCE_OFF_HOME
 from recsys.simulate.state import ShardState, push_many
 
 # stream names (counters are (user, day, session, slot))
-_VISIT, _EXTRA, _EXAM, _CLICK, _ABANDON, _COMPLETE, _BINGE, _FRAC, _SEARCH, _PICK, _CHURN, _BUDGET = range(12)
+_VISIT, _EXTRA, _EXAM, _CLICK, _ABANDON, _COMPLETE, _BINGE, _FRAC, _SEARCH, _PICK, _CHURN, _BUDGET, _QUIT = range(13)
 
 
 @dataclass
@@ -113,11 +114,13 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         watch_util = util - sat - b.watched_weight * watched
         p_ab = model.abandon_probability(watch_util, pa)
         abandoned = clicked & (rand.uniform(uid[pj], day, r, ps, _ABANDON) < p_ab)
-        # 4. a satisfying play ends browsing: keep pairs up to the first one
-        qualified = clicked & ~abandoned
+        # 4. a satisfying play ends browsing, and so, sometimes, does a disappointing one (the
+        #    user gives up): keep pairs up to the first such play
+        quits = abandoned & (rand.uniform(uid[pj], day, r, ps, _QUIT) < b.quit_after_abandon)
+        ends = (clicked & ~abandoned) | quits
         stop = np.full(m, S, np.int64)
-        qj, first = np.unique(pj[qualified], return_index=True)
-        stop[qj] = ps[qualified][first]
+        qj, first = np.unique(pj[ends], return_index=True)
+        stop[qj] = ps[ends][first]
         valid = ps <= stop[pj]
         pj, ps, pu, pt, pa = pj[valid], ps[valid], pu[valid], pt[valid], pa[valid]
         util, sat, watched, repeated = util[valid], sat[valid], watched[valid], repeated[valid]

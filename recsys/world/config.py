@@ -36,9 +36,10 @@ class Behaviour:
     repeat_weight: float = 0.45        # shown on the previous visit and passed over
     watched_weight: float = 1.6        # already played recently
     # play outcome
-    abandon_bias: float = -2.0
+    abandon_bias: float = -2.3
     abandon_utility: float = 0.8
-    abandon_dishonesty: float = 2.6    # (1 - honesty) of the artwork that drew the click
+    abandon_dishonesty: float = 4.0    # (1 - honesty) of the artwork that drew the click
+    quit_after_abandon: float = 0.5    # an early abandonment ends the session (else: back to the page)
     complete_bias: float = 0.1
     complete_utility: float = 0.9
     complete_dishonesty: float = 1.0   # a misleading image leaves viewers less likely to finish
@@ -127,7 +128,7 @@ class WorldConfig:
                 raise InputError(f"world.{name} values must be in (0, 1]")
         b = self.behaviour
         for name in ("satiation_decay", "satisfaction_memory", "extra_session_prob", "churn_base",
-                     "search_probability"):
+                     "search_probability", "quit_after_abandon"):
             if not 0.0 <= getattr(b, name) <= 1.0:
                 raise InputError(f"world.behaviour.{name} must be in [0, 1]")
         if b.sessions_max < 1 or b.max_episodes < 1:

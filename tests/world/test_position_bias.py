@@ -1,9 +1,8 @@
 """Position bias is real and recoverable from clicks, as click-model papers recover it from swap data.
 
 Under a policy that places random titles at random slots, what a title is worth does not depend
-on its slot, so clicks per session that *reached* a slot (no satisfying play earlier: the
-cascade stops there) fall with the slot exactly as the configured examination probability
-does. The estimate is CTR(slot) / CTR(first slot), whose configured value is
+on its slot, so first clicks per session that *reached* a slot (no click earlier) fall with the
+slot exactly as the configured examination probability does. The estimate is CTR(slot) / CTR(first slot), whose configured value is
 row_examination x position_examination (the first slot is always examined).
 """
 
@@ -14,23 +13,25 @@ from scipy import stats
 
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 from recsys.experiment.runner import run_experiment
-from recsys.simulate.logs import SOURCE_HOME
 
 KEY = ["user_id", "day", "session"]
 
 
-def examination_from_clicks(impressions, plays, rows: int, row_length: int):
-    """Relative examination per slot from observable logs: (estimate, standard error)."""
+def examination_from_clicks(impressions, rows: int, row_length: int):
+    """Relative examination per slot from the impression log alone: (estimate, standard error).
+
+    Cascade-model estimator: a session *reaches* slot s with no click before it; the first
+    click's slot then has P(first click at s | reached s) = examination(s) x mean click
+    probability, the latter the same at every slot under random placement. (A click may end the
+    browsing, so later clicks are not counted.)
+    """
     S = rows * row_length
     imp = impressions.assign(slot=impressions["row"].astype(int) * row_length + impressions["position"].astype(int))
-    home = plays[(plays["source"] == SOURCE_HOME) & ~plays["abandoned_early"]]
-    clicked = imp[imp["clicked"]]
-    satisfying = clicked.merge(home[KEY + ["title"]], on=KEY + ["title"])
-    stop = satisfying.groupby(KEY)["slot"].min().rename("stop").reset_index()
-    sessions = imp[KEY].drop_duplicates().merge(stop, on=KEY, how="left")
-    last = sessions["stop"].fillna(S).to_numpy().astype(np.int64)
-    reached = np.cumsum(np.bincount(last, minlength=S + 1)[::-1])[::-1][:S]  # sessions with stop >= slot
-    clicks = np.bincount(clicked["slot"], minlength=S)
+    first = imp[imp["clicked"]].groupby(KEY)["slot"].min().rename("first").reset_index()
+    sessions = imp[KEY].drop_duplicates().merge(first, on=KEY, how="left")
+    stop = sessions["first"].fillna(S).to_numpy().astype(np.int64)
+    reached = np.cumsum(np.bincount(stop, minlength=S + 1)[::-1])[::-1][:S]  # sessions with first click >= slot
+    clicks = np.bincount(stop[stop < S], minlength=S)
     ctr = clicks / reached
     est = ctr / ctr[0]
     se = est * np.sqrt((1 - ctr) / clicks + (1 - ctr[0]) / clicks[0])
@@ -46,7 +47,7 @@ def test_clicks_per_position_recover_the_configured_examination_curve():
                               control="random").validate()
     res = run_experiment(cfg)
     w = res.world.config
-    est, se = examination_from_clicks(res.logs.impressions, res.logs.plays, w.rows, w.row_length)
+    est, se = examination_from_clicks(res.logs.impressions, w.rows, w.row_length)
     truth = np.outer(w.row_examination, w.position_examination).ravel()
     z = stats.norm.ppf(1 - 0.05 / (2 * len(truth)))          # Bonferroni over the slots
     low, high = est - z * se, est + z * se

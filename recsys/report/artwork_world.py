@@ -1,0 +1,114 @@
+"""The two-artwork test inside the simulated world: users meet a title's real variants.
+
+Users drawn from the world at random (seeded) are split into two equal arms; every user gets
+the title in the first slot of the first row on day 0 (a slot every visitor examines), with
+their arm's variant: A is the title's default, B another of its variants. Whether they click is
+the behaviour model's decision (:meth:`~recsys.simulate.behaviour.BehaviourModel.click_probability`:
+the user's hidden utility for the title, the variant's hidden appeal and its match to the user's
+taste), drawn with keyed uniforms. Users meet the title fresh: no satiation, not seen or played
+before. The simulator also knows each variant's true CTR (the mean click probability over all
+the world's users), which the output reports as ground truth beside the estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recsys.errors import InputError
+from recsys.rng import KeyedRandom, generator
+from recsys.simulate.behaviour import BehaviourModel
+from recsys.world.build import World
+from recsys.world.catalog import Catalog
+
+DAY = 0
+
+
+@dataclass(frozen=True)
+class WorldArtworkTest:
+    """Who saw which variant, who clicked, and the variants' true CTRs (known to the simulator)."""
+
+    title: int
+    art_a: int
+    art_b: int
+    users_a: np.ndarray         # user ids shown A
+    users_b: np.ndarray
+    clicks_a: np.ndarray        # bool per user of A
+    clicks_b: np.ndarray
+    true_ctr_a: float           # mean click probability of A over all the world's users (ground truth)
+    true_ctr_b: float
+    sample_ctr_a: float         # mean click probability of A over the users shown A (ground truth)
+    sample_ctr_b: float
+
+    def counts(self) -> tuple[int, int, int, int]:
+        """(users_a, clicks_a, users_b, clicks_b) for :func:`~recsys.report.artwork_ab.two_artwork_test`."""
+        return (len(self.users_a), int(self.clicks_a.sum()), len(self.users_b), int(self.clicks_b.sum()))
+
+
+def default_title(catalog: Catalog, day: int = DAY) -> int:
+    """A well-known title by public metadata: among titles released by ``day`` with at least two
+    artwork variants, the one whose cast is most credited across the catalog (ties: lowest id)."""
+    credits = np.asarray(catalog.cast.sum(axis=0)).ravel()            # titles per cast member
+    known = np.asarray(catalog.cast @ credits).ravel()                # summed credits of each title's cast
+    ok = catalog.available(day) & (catalog.n_variants >= 2)
+    if not ok.any():
+        raise InputError("no released title has two artwork variants in this world")
+    return int(np.flatnonzero(ok)[np.argmax(known[ok])])
+
+
+def resolve_variants(catalog: Catalog, title: int, variant_b: int, day: int = DAY) -> tuple[int, int]:
+    """Artwork ids of A (the default variant) and B (local variant ``variant_b``) of ``title``."""
+    if not 0 <= title < catalog.n_titles:
+        raise InputError(f"--title {title} is not in the catalog (title ids 0..{catalog.n_titles - 1})")
+    if catalog.release_day[title] > day:
+        raise InputError(f"--title {title} is not released by day {day} (released on day {catalog.release_day[title]})")
+    n = int(catalog.n_variants[title])
+    if n < 2:
+        raise InputError(f"--title {title} has only one artwork variant")
+    if not 1 <= variant_b < n:
+        raise InputError(f"--variant-b {variant_b} is not a variant of title {title} other than its default "
+                         f"(choose 1..{n - 1}; 0 is A)")
+    start = int(catalog.art_offsets[title])
+    return start, start + int(variant_b)
+
+
+def click_probability(model: BehaviourModel, world: World, users: np.ndarray, art: int, day: int = DAY) -> np.ndarray:
+    """The behaviour model's click probability of each user for artwork ``art`` in an examined slot,
+    met fresh (no satiation, not passed over or played before)."""
+    users = np.asarray(users, dtype=np.int64)
+    n = len(users)
+    t = np.full(n, world.catalog.art_title[art], dtype=np.int64)
+    util = model.utility(world.user_truth, users, t, day)
+    zero = np.zeros(n, dtype=np.float32)
+    no = np.zeros(n, dtype=bool)
+    return model.click_probability(util, zero, world.user_truth, users, np.full(n, art, dtype=np.int64), no, no)
+
+
+def run_world_test(world: World, users: int, *, title: int | None = None, variant_b: int = 1, seed: int = 0,
+                   day: int = DAY) -> WorldArtworkTest:
+    """Draw ``users`` of the world at random (seeded), split them evenly (A gets the odd one), show
+    each the title with their arm's variant and let the behaviour model decide the clicks."""
+    if users < 2:
+        raise InputError(f"--users must be at least 2, got {users}")
+    catalog = world.catalog
+    title = default_title(catalog, day) if title is None else int(title)
+    art_a, art_b = resolve_variants(catalog, title, int(variant_b), day)
+    eligible = np.flatnonzero(world.users.signup_day <= day)
+    if users > len(eligible):
+        raise InputError(f"--users {users} is more than the world's {len(eligible):,} users signed up by day {day}")
+    rng = generator(seed, "artwork-test", "world")
+    chosen = rng.choice(eligible, size=users, replace=False)
+    in_b = np.zeros(users, dtype=bool)
+    in_b[rng.permutation(users)[: users // 2]] = True
+    ids_a, ids_b = np.sort(chosen[~in_b]), np.sort(chosen[in_b])
+    model = BehaviourModel(world.config, catalog, world.truth)
+    u = KeyedRandom.from_seed(seed, "artwork-test", "click")
+    p_a = click_probability(model, world, ids_a, art_a, day)
+    p_b = click_probability(model, world, ids_b, art_b, day)
+    clicks_a = u.uniform(ids_a, title) < p_a
+    clicks_b = u.uniform(ids_b, title) < p_b
+    true_a = float(click_probability(model, world, eligible, art_a, day).mean())
+    true_b = float(click_probability(model, world, eligible, art_b, day).mean())
+    return WorldArtworkTest(title, art_a, art_b, ids_a, ids_b, clicks_a, clicks_b, true_a, true_b,
+                            float(p_a.mean()), float(p_b.mean()))
