@@ -51,7 +51,11 @@ def test_sections_in_order(demo):
     pos = [page.find(f"<section id='{s}'>") for s in SECTIONS]
     assert all(p >= 0 for p in pos), dict(zip(SECTIONS, pos))
     assert pos == sorted(pos)
-    assert "<section id='preview'>" not in page      # no previews given
+    # the demo shows one active user's homepage per segment of the treatment arm
+    preview = page[page.index("<section id='preview'>"):page.index("<section id='methods'>")]
+    table = demo["job"].result.table
+    segments = set(table.loc[(table["arm"] == "hybrid") & (table["churned"] == 0) & (table["sessions"] > 0), "segment"])
+    assert preview.count('class="rp-home"') == len(segments) >= 3
 
 
 def test_verdict_and_reasons_come_from_the_decision(demo):
@@ -96,7 +100,8 @@ def test_self_contained(demo):
     assert "<script" not in page.lower()
     assert "<link" not in page.lower()
     assert not re.search(r"""(src|href)\s*=\s*['"]?(https?:)?//""", page)
-    assert "@import" not in page and "url(" not in page
+    assert "@import" not in page
+    assert not re.search(r"url\((?!#)", page)           # only in-page references (SVG gradients)
 
 
 def test_sequential_json_and_section(demo):

@@ -46,6 +46,7 @@ def _new_out_dir() -> Path:
 def run(args) -> int:
     from recsys.jobs import open_work_dir, run_job, write_outputs
     from recsys.report.demo import render_demo_report
+    from recsys.report.preview import segment_previews
     from recsys.report.text import render_analysis, render_sequential
 
     t0 = time.perf_counter()
@@ -58,7 +59,8 @@ def run(args) -> int:
     with parallel.from_args(args) as ex:
         work = open_work_dir(config, out, resume=args.resume)
         job = run_job(config, executor=ex, progress=not args.quiet, work=work)
-    html = render_demo_report(job)
+    treatment = next(a.name for a in config.arms if a.name != config.control)
+    html = render_demo_report(job, segment_previews(job.result, treatment))
     write_outputs(job, out, args.json, {"report.html": html})
     print()
     print("Per arm:")

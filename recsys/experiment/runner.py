@@ -37,6 +37,7 @@ class ExperimentResult:
     policies: list[Policy]
     arm: np.ndarray            # arm index per user id, -1 outside the experiment
     churn_day: np.ndarray      # day each user's account lapsed, per user id (32767: still active)
+    shards: list = None        # the simulator's shard states at the end (previews read their observable part)
 
 
 def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
@@ -97,7 +98,7 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     names = np.asarray(config.arm_names, dtype=object)
     table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
                        churn_day[inside], warm.pre)
-    return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day)
+    return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
 
 
 def _arm_rows(logs: Logs, arm: np.ndarray, a: int) -> Logs:

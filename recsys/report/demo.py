@@ -55,7 +55,7 @@ td.num{font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{margin:.6rem 0 1.2rem}figure img.chart{max-width:100%;height:auto;display:block}
 figcaption{font-size:.82rem;color:var(--muted);margin-top:.3rem}
 .note{background:var(--soft);border-left:3px solid #afb8c1;padding:.5rem .8rem;font-size:.88rem;margin:.6rem 0}
-.previews{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:1rem}
+.previews{display:grid;grid-template-columns:1fr;gap:1rem}
 .preview{border:1px solid var(--line);border-radius:8px;padding:.6rem;overflow:auto}
 .methods dt{font-weight:600;margin-top:.7rem}.methods dd{margin:.2rem 0 0 0}
 details summary{cursor:pointer;color:#0969da}pre{background:var(--soft);padding:.8rem;overflow:auto;font-size:.8rem}

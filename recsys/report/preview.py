@@ -359,3 +359,36 @@ def _concat_explanations(parts: list[Explanation], order: np.ndarray) -> Explana
                        rank_scored=cat([p.rank_scored for p in parts]),
                        rank_reranked=cat([p.rank_reranked for p in parts]),
                        weights=cat_dict([p.weights for p in parts]))
+
+
+def segment_previews(result, arm: str, *, day: int | None = None) -> dict[str, str]:
+    """{segment: homepage fragment} for one still-active user of each segment in ``arm``.
+
+    ``result`` is an :class:`~recsys.experiment.runner.ExperimentResult`; the page is the one
+    the arm's fitted (and updated) policy builds on ``day`` (default: the day after the
+    experiment), from the users' observable history, exactly as the simulator would build it.
+    """
+    from recsys.world.segments import SEGMENTS
+
+    cfg = result.config
+    a = cfg.arm_names.index(arm)
+    t = result.table
+    day = cfg.days if day is None else day
+    active = (t["arm"] == arm) & (t["churned"] == 0) & (t["sessions"] > 0)
+    picks = t[active].sort_values("user_id").groupby("segment", sort=False).head(1)
+    if picks.empty:
+        return {}
+    users = picks["user_id"].to_numpy(np.int64)
+    w = result.world.config
+    layout = Layout(w.rows, w.row_length)
+    rand = KeyedRandom.from_seed(cfg.seed, "policy", arm)
+    page, expl = homepage_for(result.policies[a], result.shards, users, day, layout, rand)
+    out = {}
+    for i, (_, row) in enumerate(picks.iterrows()):
+        facts = [("arm", arm), ("sessions in the experiment", str(int(row["sessions"]))),
+                 ("plays", str(int(row["plays"])))]
+        out[str(row["segment"])] = homepage_fragment(result.world.catalog, page, i, explanation=expl,
+                                                     heading=f"User {int(row['user_id'])}", facts=facts,
+                                                     with_style=(i == 0))
+    rank = {seg: i for i, seg in enumerate(SEGMENTS)}
+    return {seg: out[seg] for seg in sorted(out, key=lambda seg: rank.get(seg, len(rank)))}
