@@ -18,11 +18,12 @@ from sklearn.base import clone
 
 from recsys.errors import InputError
 from recsys.evaluate import metrics as M
-from recsys.evaluate.splits import random_split, temporal_split
+from recsys.evaluate.splits import random_split, temporal_split, time_column
 from recsys.models import ALS, BPR, Content, Hybrid, Popularity, Random
 from recsys.models.features import genre_matrix
 
 SPLITS = ("temporal", "random")
+DAY_SECONDS = 86_400
 METRICS = ("precision", "recall", "ndcg", "map", "coverage", "ild", "novelty", "longtail")
 
 
@@ -81,6 +82,20 @@ class Encoded:
         return X
 
 
+def unreleased(items: pd.DataFrame | None, test: pd.DataFrame, n_items: int) -> np.ndarray:
+    """Mask of titles released after the last held-out interaction: nobody could have played
+    them, so they are no candidates. ``release_day`` (items) is in days on the clock of the
+    ``day`` column, or of ``timestamp`` / 86400; without both nothing is masked."""
+    out = np.zeros(n_items, dtype=bool)
+    col = time_column(test)
+    if items is None or "release_day" not in items or col is None or test.empty:
+        return out
+    horizon = float(test[col].max()) / (DAY_SECONDS if col == "timestamp" else 1.0)
+    release = pd.to_numeric(items["release_day"], errors="coerce").to_numpy(np.float64)
+    out[items["item"].to_numpy(np.int64)] = release > horizon
+    return out
+
+
 def _segment_labels(segments, df: pd.DataFrame, enc: Encoded) -> np.ndarray | None:
     if segments is None:
         return None
@@ -106,8 +121,9 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
     one held-out title they had not played in training. ``segments``: a column of
     ``interactions`` or a user -> label mapping; results come for "all" and per label.
     ``cold_items``: only titles with no training interaction count, as test targets and as
-    candidates (the new-title cold start). Returns one row per (model, segment) with the
-    columns of :data:`METRICS` plus ``users`` and ``fit_seconds``.
+    candidates (the new-title cold start). Titles released (``release_day`` in ``items``) after
+    the last held-out interaction are never candidates. Returns one row per (model, segment)
+    with the columns of :data:`METRICS` plus ``users`` and ``fit_seconds``.
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
         raise InputError(f"k must be a positive integer, got {k!r}")
@@ -123,12 +139,13 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
     truth = (truth - truth.multiply(seen)).tocsr()   # a title played in training is no target
     truth.eliminate_zeros()
     users_per_item = np.diff(seen.tocsc().indptr)
-    exclude = None
+    excluded = unreleased(enc.items, test, enc.n_items)
     if cold_items:
         cold = users_per_item == 0
         truth = (truth @ sp.diags(cold.astype(np.float32))).tocsr()
         truth.eliminate_zeros()
-        exclude = np.flatnonzero(~cold)
+        excluded |= ~cold
+    exclude = np.flatnonzero(excluded) if excluded.any() else None
     history = np.diff(X.indptr)
     eval_users = np.flatnonzero((np.diff(truth.indptr) > 0) & (history >= min_history))
     if len(eval_users) == 0:

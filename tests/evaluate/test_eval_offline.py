@@ -8,6 +8,7 @@ import pytest
 
 from recsys.errors import InputError
 from recsys.evaluate import METRICS, evaluate_models, planted_dataset
+from recsys.evaluate.offline import unreleased
 from recsys.models import ALS, Popularity, Random
 
 
@@ -65,3 +66,20 @@ def test_missing_columns(data):
         evaluate_models(inter.drop(columns="user"), items, FAST)
     with pytest.raises(InputError, match="no item column"):
         evaluate_models(inter.rename(columns={"item": "movie"}), items, FAST)
+
+
+def test_titles_released_after_the_test_period_are_no_candidates(data):
+    inter, items = data
+    future = items.assign(release_day=np.where(items.item % 2 == 0, 10**6, items.release_day))
+    before = evaluate_models(inter, items, {"random": Random(random_state=0)}, k=10).coverage.iloc[0]
+    after = evaluate_models(inter, future, {"random": Random(random_state=0)}, k=10).coverage.iloc[0]
+    assert before > 0.9 and after <= 0.5
+
+
+def test_unreleased_reads_release_days_on_the_data_clock():
+    items = pd.DataFrame({"item": [0, 1, 2], "release_day": [-5, 3, 4]})
+    by_day = pd.DataFrame({"user": [0, 0], "item": [0, 1], "day": [1, 3]})
+    np.testing.assert_array_equal(unreleased(items, by_day, 3), [False, False, True])
+    by_ts = pd.DataFrame({"user": [0], "item": [0], "timestamp": [4 * 86_400]})
+    np.testing.assert_array_equal(unreleased(items, by_ts, 3), [False, False, False])
+    assert not unreleased(None, by_day, 3).any() and not unreleased(items.drop(columns="release_day"), by_day, 3).any()
