@@ -1,7 +1,10 @@
 """Top-n selection against a brute-force argsort."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
+
+from recsys.models import topn
 
 from recsys.models import ALS, Random
 from recsys.models.topn import OVERFETCH_MAX, top_n
@@ -22,7 +25,15 @@ def _data(seed=0, users=80, items=60):
     return X
 
 
-def test_factor_path_matches_brute_force_with_filters():
+@pytest.fixture(params=["dense", "implicit"])
+def factor_path(request, monkeypatch):
+    """Run a factor-model test on the dense path and on implicit's top-k (large catalogs)."""
+    if request.param == "implicit":
+        monkeypatch.setattr(topn, "DENSE_ITEMS_MAX", 0)
+    return request.param
+
+
+def test_factor_path_matches_brute_force_with_filters(factor_path):
     X = _data()
     model = ALS(factors=6, iterations=3, random_state=0).fit(X)
     users = np.arange(30)
@@ -38,7 +49,7 @@ def test_factor_path_matches_brute_force_with_filters():
         assert same.all()
 
 
-def test_long_filter_rows_use_implicits_filter():
+def test_long_filter_rows_are_filtered(factor_path):
     X = sp.random(10, 200, density=0.5, format="csr", dtype=np.float32, random_state=1)
     assert np.diff(X.indptr).max() > OVERFETCH_MAX
     model = ALS(factors=4, iterations=2, random_state=0).fit(X)
@@ -46,7 +57,7 @@ def test_long_filter_rows_use_implicits_filter():
     assert not (X.toarray()[np.repeat(np.arange(10), 20), np.maximum(ids, 0).ravel()] > 0)[ids.ravel() >= 0].any()
 
 
-def test_more_than_available_pads_with_minus_one():
+def test_more_than_available_pads_with_minus_one(factor_path):
     X = _data(items=12)
     model = ALS(factors=3, iterations=2, random_state=0).fit(X)
     ids, sc = top_n(model, np.arange(5), X, 20, exclude=np.arange(6))
