@@ -120,27 +120,31 @@ def sample_variants(catalog: Catalog, titles: np.ndarray, probs: np.ndarray,
 
 
 def best_variant_probability(catalog: Catalog, draw: Callable, n_sim: int,
-                             rng: np.random.Generator) -> np.ndarray:
+                             rng: np.random.Generator, titles: np.ndarray | None = None) -> np.ndarray:
     """Per artwork, the Monte Carlo probability that it beats its title's other variants.
 
     ``draw(art_ids, n_sim, rng)`` returns (len(art_ids), n_sim) posterior draws. Titles are
-    processed in blocks, all of a block's titles at once (no loop per title).
+    processed in blocks, all of a block's titles at once (no loop per title). With ``titles``
+    only their variants are computed (the others are left at 0).
     """
     local, V = variant_layout(catalog)
-    T = catalog.n_titles
+    titles = np.arange(catalog.n_titles) if titles is None else np.asarray(titles, dtype=np.int64)
+    n_var = np.diff(catalog.art_offsets)
     out = np.zeros(catalog.n_artwork)
     block = max(1, _MC_BLOCK // (V * n_sim))
-    for t0 in range(0, T, block):
-        t1 = min(T, t0 + block)
-        a0, a1 = catalog.art_offsets[t0], catalog.art_offsets[t1]
-        arts = np.arange(a0, a1)
+    for b0 in range(0, len(titles), block):
+        ts = titles[b0:b0 + block]
+        counts_per = n_var[ts]
+        row = np.repeat(np.arange(len(ts)), counts_per)
+        arts = np.repeat(catalog.art_offsets[ts], counts_per) + (np.arange(len(row)) - np.repeat(
+            np.cumsum(counts_per) - counts_per, counts_per))
         samples = draw(arts, n_sim, rng)
-        grid = np.full((t1 - t0, V, n_sim), -np.inf)
-        grid[catalog.art_title[arts] - t0, local[arts]] = samples
+        grid = np.full((len(ts), V, n_sim), -np.inf)
+        grid[row, local[arts]] = samples
         win = grid.argmax(axis=1)                                   # (titles, n_sim)
-        counts = np.bincount((np.arange(t1 - t0)[:, None] * V + win).ravel(),
-                             minlength=(t1 - t0) * V).reshape(t1 - t0, V)
-        out[arts] = counts[catalog.art_title[arts] - t0, local[arts]] / n_sim
+        counts = np.bincount((np.arange(len(ts))[:, None] * V + win).ravel(),
+                             minlength=len(ts) * V).reshape(len(ts), V)
+        out[arts] = counts[row, local[arts]] / n_sim
     return out
 
 
@@ -292,12 +296,14 @@ class BetaThompson(ArtworkPolicy):
         if self.decay < 1:
             self.alpha_ = self.prior_alpha + self.decay * (self.alpha_ - self.prior_alpha)
             self.beta_ = self.prior_beta + self.decay * (self.beta_ - self.prior_beta)
-        self._absorb(logs)
+        trials = self._absorb(logs)
         self.n_updates_ += 1
-        self._refresh()
+        # a title whose posterior did not move keeps its selection probabilities
+        changed = None if self.decay < 1 else np.unique(self.catalog_.art_title[trials > 0])
+        self._refresh(changed)
         return self
 
-    def _absorb(self, logs: Logs) -> None:
+    def _absorb(self, logs: Logs) -> np.ndarray:
         rows = impression_rewards(logs, self.reward, self.threshold_minutes, self.minutes_cap)
         A = self.catalog_.n_artwork
         art = rows["artwork"].to_numpy(dtype=np.int64)
@@ -305,22 +311,30 @@ class BetaThompson(ArtworkPolicy):
         trials = np.bincount(art, minlength=A)
         self.alpha_ += success
         self.beta_ += trials - success
+        return trials
 
-    def _refresh(self) -> None:
+    def _refresh(self, titles: np.ndarray | None = None) -> None:
+        """Selection probabilities from the posterior, for ``titles`` (default: all)."""
         rng = generator(self.seed_, "artwork-ts", self.n_updates_)
         a, b = self.alpha_, self.beta_
 
         def draw(arts, n_sim, g):
             return g.beta(a[arts][:, None], b[arts][:, None], size=(len(arts), n_sim))
 
-        p = best_variant_probability(self.catalog_, draw, int(self.n_sim), rng)
+        c = self.catalog_
+        p = best_variant_probability(c, draw, int(self.n_sim), rng, titles)
         if self.epsilon > 0:
-            n_var = np.diff(self.catalog_.art_offsets)[self.catalog_.art_title]
+            n_var = np.diff(c.art_offsets)[c.art_title]
             p = (1 - self.epsilon) * p + self.epsilon / n_var
-        self.probs_ = p
-        local, V = variant_layout(self.catalog_)
-        table = np.zeros((self.catalog_.n_titles, V))
-        table[self.catalog_.art_title, local] = p
+        if titles is None:
+            self.probs_ = p
+        else:
+            arts = np.isin(c.art_title, titles)
+            self.probs_ = self.probs_.copy()
+            self.probs_[arts] = p[arts]
+        local, V = variant_layout(c)
+        table = np.zeros((c.n_titles, V))
+        table[c.art_title, local] = self.probs_
         self.table_ = table
 
     def posterior_mean(self) -> np.ndarray:

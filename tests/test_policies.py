@@ -9,7 +9,7 @@ import pytest
 from recsys.errors import InputError
 from recsys.page import ROW_KIND, Layout, UserContext
 from recsys.policies import POLICIES, RecommenderPolicy, make_policy
-from recsys.policy import PopularityPolicy, RandomPolicy
+from recsys.policy import GenreRowsPolicy, PopularityPolicy, RandomPolicy
 from recsys.rng import KeyedRandom
 from recsys.simulate.logs import PLAY_SCHEMA, Logs, frame
 from recsys.world.catalog import make_catalog
@@ -202,3 +202,78 @@ def test_a_fitted_policy_pickles(setup):
     ctx = _ctx(catalog, logs, np.arange(40))
     again = pickle.loads(pickle.dumps(pol))
     np.testing.assert_array_equal(again.pages(ctx, LAYOUT, RAND).titles, pol.pages(ctx, LAYOUT, RAND).titles)
+
+
+def _blank(ctx, users):
+    """``ctx`` with no history for ``users`` (positions in the batch)."""
+    recent, prof = ctx.recent.copy(), ctx.genre_profile.copy()
+    recent[users], prof[users] = -1, 0
+    return UserContext(ctx.day, ctx.user_ids, recent, prof, ctx.plays, ctx.sessions, ctx.signup_day)
+
+
+def test_genre_rows_follow_the_observed_genre_profile(setup):
+    """The warm-up's logging policy: the user's top observed genres, each its most played titles."""
+    catalog, logs, fav = setup
+    pol = GenreRowsPolicy().fit(logs, catalog, day=0, n_users=N_USERS)
+    users = np.arange(300)
+    ctx = _blank(_ctx(catalog, logs, users, day=10), np.arange(20))
+    page = pol.pages(ctx, LAYOUT, RAND)
+    n = len(users)
+    flat = page.titles.reshape(n, -1)
+    assert (flat >= 0).all()
+    s = np.sort(flat, 1)
+    assert not (s[:, 1:] == s[:, :-1]).any()                                   # no title twice
+    assert not (flat[:, :, None] == ctx.recent[:, None, :]).any()               # no recent play
+    assert catalog.available(10)[flat].all()
+
+    g = catalog.genres.toarray() > 0
+    top = np.argsort(-ctx.genre_profile, axis=1, kind="stable")[:, :2]
+    hist = np.arange(20, n)
+    avail = catalog.available(10)
+    for r in (0, 1):   # rows 1 and 2: the user's first and second genres
+        assert (page.row_kind[hist, r] == ROW_KIND["genre"]).all()
+        np.testing.assert_array_equal(page.row_ref[hist, r], top[hist, r])
+        mine = g[page.titles[hist, r], page.row_ref[hist, r, None]]
+        assert mine.mean() > 0.95
+        for u in hist[np.flatnonzero(~mine.all(1))]:   # completed by popularity only once the genre runs out
+            k = g[page.titles[u, r], top[u, r]]
+            assert not (~k[:-1] & k[1:]).any()
+            left = avail & g[:, top[u, r]]
+            left[ctx.recent[u][ctx.recent[u] >= 0]] = False
+            left[page.titles[u, :r + 1].ravel()] = False
+            assert not left.any()
+    assert (page.row_ref[hist, 0] == fav[hist]).mean() > 0.9                   # the taste the plays show
+    # the first genre row is the genre's most played titles, minus recent plays (a reference loop)
+    for u in hist[:40]:
+        cand = [t for t in np.argsort(-pol.popularity_, kind="stable")
+                if g[t, top[u, 0]] and avail[t] and t not in ctx.recent[u]]
+        np.testing.assert_array_equal(page.titles[u, 0], cand[:8])
+    assert (page.row_kind[hist, 2] == ROW_KIND["popular_now"]).all()
+    fresh = (catalog.release_day > 3) & (catalog.release_day <= 10)
+    new_row = page.row_kind == ROW_KIND["new_this_week"]
+    k = fresh[page.titles[:, 3]]
+    assert new_row[:, 3].all() and (k.sum(1) >= 4).all() and not (~k[:, :-1] & k[:, 1:]).any()   # releases first
+
+    # no history: popularity rows, the same page for everyone
+    assert (page.row_kind[:20] != ROW_KIND["genre"]).all() and (page.row_ref[:20] == -1).all()
+    assert (page.titles[:20] == page.titles[0]).all()
+    order = np.argsort(-pol.popularity_, kind="stable")
+    np.testing.assert_array_equal(page.titles[0, :3].ravel(), order[avail[order]][:24])   # the most played
+
+
+def test_genre_rows_explore_is_keyed_by_user_and_ignores_hidden_columns(setup):
+    catalog, logs, _ = setup
+    ctx = _ctx(catalog, logs, np.arange(300))
+    base = GenreRowsPolicy().fit(logs, catalog, day=0, n_users=N_USERS).pages(ctx, LAYOUT, RAND)
+    pol = GenreRowsPolicy(explore=0.25).fit(logs, catalog, day=0, n_users=N_USERS)
+    page = pol.pages(ctx, LAYOUT, RAND)
+    flat = page.titles.reshape(len(ctx), -1)
+    assert 0.15 < (page.titles != base.titles).mean() < 0.3
+    s = np.sort(flat, 1)
+    assert (flat >= 0).all() and not (s[:, 1:] == s[:, :-1]).any()
+    assert not (flat[:, :, None] == ctx.recent[:, None, :]).any()
+    alone = pol.pages(ctx.take(np.array([17, 211])), LAYOUT, RAND)
+    np.testing.assert_array_equal(alone.titles, page.titles[[17, 211]])
+    shuffled = Logs(plays=logs.plays.assign(p_abandon=np.random.default_rng(9).permutation(logs.plays.p_abandon.to_numpy())))
+    again = GenreRowsPolicy(explore=0.25).fit(shuffled, catalog, day=0, n_users=N_USERS).pages(ctx, LAYOUT, RAND)
+    np.testing.assert_array_equal(again.titles, page.titles)

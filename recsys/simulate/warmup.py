@@ -1,8 +1,11 @@
 """Warm-up: the history models train on, generated before the experiment under a logging policy.
 
-The logging policy is popularity with exploration (a share of random slots), refitted weekly on
-the logs so far, plus the plays users find off the homepage (search). The logs therefore carry
-the exposure bias of real logs: popular titles were shown more and so were played more.
+The logging policy is a cheap personalised incumbent, as a real service's logs come from its
+current homepage: :class:`~recsys.policy.GenreRowsPolicy` (rows of the user's top observed genres,
+each its most played titles, then "Popular now" and "New this week"), with exploration (a share
+of random slots), refitted weekly on the logs so far; plus the plays users find off the homepage
+(search). The logs therefore carry the exposure bias of real logs: what the incumbent showed,
+popular titles of the genres each user already watches, was played more.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys.policy import PopularityPolicy
+from recsys.policy import GenreRowsPolicy
 from recsys.rng import KeyedRandom
 from recsys.simulate.logs import Logs
 from recsys.simulate.runner import Simulation
@@ -39,7 +42,7 @@ def warm_up(sim: Simulation, days: int = 28, *, explore: float = 0.25, refit_eve
     With ``store``, the warm-up's logs go to disk as they are made and a rerun resumes it.
     """
     world = sim.world
-    policy = PopularityPolicy(halflife=7.0, explore=explore)
+    policy = GenreRowsPolicy(halflife=7.0, explore=explore)
     rand = [KeyedRandom.from_seed(sim.seed, "policy", "warmup-logging")]
     sim.set_arms(np.zeros(world.n_users, np.int8))
     parts: list[Logs] = []

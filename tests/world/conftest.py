@@ -1,17 +1,9 @@
-import dataclasses
-
 import pytest
 
-from recsys.experiment.config import ArmConfig, ExperimentConfig
+from recsys.experiment.config import ArmConfig
 from recsys.experiment.runner import run_experiment
 
-
-def small_config(arms, users=6000, days=7, seed=3, **kw) -> ExperimentConfig:
-    cfg = ExperimentConfig()
-    cfg = dataclasses.replace(cfg, users=users, days=days, warmup_days=14, seed=seed,
-                              world=dataclasses.replace(cfg.world, users=users), arms=tuple(arms),
-                              control=arms[0].name, **kw)
-    return cfg.validate()
+from world_config import small_config
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from recsys.policies import make_policy
 from recsys.rng import KeyedRandom, generator
 from recsys.world.build import World
 
-from conftest import small_config
+from world_config import small_config
 
 
 def shuffled_world(world: World) -> World:
