@@ -21,11 +21,11 @@ class Behaviour:
 
     # click: logit = click_bias + utility + artwork terms - satiation - repetition
     click_bias: float = -2.35
-    taste_weight: float = 2.2          # latent taste x title latent (cosine)
+    taste_weight: float = 3.2          # latent taste x title latent (cosine)
     genre_weight: float = 0.9          # explicit genre affinity
     cast_weight: float = 0.35          # affinity for the cast
-    quality_weight: float = 0.45       # hidden title quality
-    fame_weight: float = 0.25          # fame of the cast (pull of stars)
+    quality_weight: float = 0.35       # hidden title quality
+    fame_weight: float = 0.2           # fame of the cast (pull of stars)
     novelty_weight: float = 0.9        # pull of a fresh release, scaled by novelty seeking
     novelty_halflife: float = 10.0     # days after release
     runtime_weight: float = 0.5        # penalty per hour beyond the user's tolerance

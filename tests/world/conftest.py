@@ -10,4 +10,4 @@ from world_config import small_config
 def three_policy_run():
     arms = [ArmConfig("popularity", "popularity", 1 / 3), ArmConfig("random", "random", 1 / 3),
             ArmConfig("oracle", "oracle", 1 / 3)]
-    return run_experiment(small_config(arms, users=9000))
+    return run_experiment(small_config(arms, users=9000, days=14, warmup_days=28))
