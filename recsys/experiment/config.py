@@ -115,7 +115,7 @@ class ExperimentConfig:
         if bad:
             raise InputError(f"unknown key experiment.{bad[0]} (known: {', '.join(sorted(exp_fields))})")
         kwargs = from_mapping(_ExpScalars, exp, "experiment").__dict__
-        users = kwargs.get("users", cls.users)
+        users = kwargs["users"] if kwargs.get("users") is not None else cls.users
         wc = WorldConfig.from_dict({**world, "users": users})
         arms_raw = data.get("arms")
         if arms_raw is not None:

@@ -1,0 +1,251 @@
+"""The sweep's charts and HTML page. It renders a :class:`recsys.tune.analysis.SweepResult`'s
+tables; it computes no statistics of its own.
+
+* ``lifts``: relative lift vs weight 0 (with its interval) of each metric, per segment;
+* ``frontier``: short-term CTR against the objective per segment, the Pareto frontier joined,
+  the recommended point starred, points outside the guardrails hollow;
+* ``exposure``: homogenisation, coverage and long-tail share per weight (and without retraining
+  when the sweep has the static baseline).
+"""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pandas as pd
+
+from recsys.report.charts import plt, to_data_uri
+
+LIFT_METRICS = ("ctr", "watch_minutes", "completion_rate", "retention")
+EXPOSURE_METRICS = ("homogenization", "coverage", "long_tail_share")
+LABELS = {"ctr": "CTR", "watch_minutes": "watch min / user", "completion_rate": "completion rate",
+          "churn_rate": "churn rate", "retention": "retention (1 - churn)", "coverage": "catalog coverage",
+          "long_tail_share": "long-tail share of plays", "homogenization": "homogenisation (Jaccard)"}
+
+
+def _x(result, arms) -> tuple[np.ndarray, list[str], str]:
+    """Positions of arms on the x axis: the weight for a one-axis grid, else the arm's index."""
+    grid = result.config.tune.grid
+    names = result.config.arm_names
+    if len(grid.varied) == 1:
+        w = dict(zip(names, (p[grid.varied[0]] for p in result.config.points)))
+        return np.array([w[a] for a in arms]), [f"{w[a]:g}" for a in arms], f"{grid.varied[0]} weight"
+    idx = {a: i for i, a in enumerate(names)}
+    return np.array([idx[a] for a in arms], float), list(arms), "grid point"
+
+
+def _segments(table: pd.DataFrame) -> list[str]:
+    return list(dict.fromkeys(table["segment"]))
+
+
+def lifts_chart(result) -> str:
+    t = result.table[result.table["variant"] == result.main_variant]
+    segs = _segments(t)
+    fig, axes = plt.subplots(len(LIFT_METRICS), len(segs), figsize=(2.6 * len(segs) + 0.6, 2.0 * len(LIFT_METRICS) + 0.6),
+                             sharex=True, squeeze=False)
+    for i, metric in enumerate(LIFT_METRICS):
+        for j, seg in enumerate(segs):
+            ax = axes[i, j]
+            d = t[(t["metric"] == metric) & (t["segment"] == seg)]
+            x, ticks, xlabel = _x(result, d["arm"])
+            y = 100 * d["rel_lift"].to_numpy(float)
+            lo = 100 * d["rel_ci_low"].fillna(d["rel_lift"]).to_numpy(float)
+            hi = 100 * d["rel_ci_high"].fillna(d["rel_lift"]).to_numpy(float)
+            ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o-", ms=3, capsize=2, lw=1, color="#0969da")
+            rec = d["recommended"].fillna(False).to_numpy(bool)
+            ax.plot(x[rec], y[rec], "*", ms=12, color="#bf8700")
+            ax.axhline(0, color="#444", lw=0.7)
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(seg, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(f"{LABELS[metric]}\nlift %", fontsize=8)
+            if i == len(LIFT_METRICS) - 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+                ax.set_xticks(x, ticks, fontsize=7)
+            ax.tick_params(labelsize=7)
+    fig.suptitle("Relative lift vs weight 0, with its interval (star: recommended)", fontsize=10)
+    fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def frontier_chart(result) -> str:
+    t = result.table[result.table["variant"] == result.main_variant]
+    objective = result.config.tune.objective
+    segs = _segments(t)
+    fig, axes = plt.subplots(1, len(segs), figsize=(3.0 * len(segs), 3.2), squeeze=False)
+    for j, seg in enumerate(segs):
+        ax = axes[0, j]
+        d = t[t["segment"] == seg]
+        w = d.pivot(index="arm", columns="metric", values="mean").reindex(result.config.arm_names)
+        flags = d.drop_duplicates("arm").set_index("arm").reindex(result.config.arm_names)
+        x, y = w["ctr"].to_numpy(float), w[objective].to_numpy(float)
+        front = flags["on_frontier"].fillna(False).to_numpy(bool)
+        ok = flags["admissible"].fillna(False).to_numpy(bool)
+        rec = flags["recommended"].fillna(False).to_numpy(bool)
+        order = np.argsort(x[front])
+        ax.plot(x[front][order], y[front][order], "-", color="#8250df", lw=1.2, label="Pareto frontier")
+        ax.scatter(x[ok], y[ok], s=22, color="#0969da", zorder=3, label="within guardrails")
+        ax.scatter(x[~ok], y[~ok], s=22, facecolors="none", edgecolors="#cf222e", zorder=3, label="outside guardrails")
+        ax.scatter(x[rec], y[rec], s=140, marker="*", color="#bf8700", zorder=4, label="recommended")
+        _, ticks, _ = _x(result, w.index)
+        for xi, yi, lab in zip(x, y, ticks):
+            ax.annotate(lab, (xi, yi), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set_title(seg, fontsize=9)
+        ax.set_xlabel("CTR", fontsize=8)
+        if j == 0:
+            ax.set_ylabel(LABELS[objective], fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=6, loc="best")
+    fig.suptitle(f"Short-term CTR vs {LABELS[objective]} (mean over replicates; labels: weights)", fontsize=10)
+    fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def exposure_chart(result) -> str:
+    t = result.table
+    segs = _segments(t)
+    fig, axes = plt.subplots(len(EXPOSURE_METRICS), len(segs), figsize=(2.6 * len(segs) + 0.6, 6.6),
+                             sharex=True, squeeze=False)
+    for i, metric in enumerate(EXPOSURE_METRICS):
+        for j, seg in enumerate(segs):
+            ax = axes[i, j]
+            for variant, style in (("retrained", "o-"), ("static", "s--")):
+                d = t[(t["variant"] == variant) & (t["metric"] == metric) & (t["segment"] == seg)]
+                if d.empty:
+                    continue
+                x, ticks, xlabel = _x(result, d["arm"])
+                y = d["mean"].to_numpy(float)
+                err = [y - d["ci_low"].fillna(d["mean"]).to_numpy(float), d["ci_high"].fillna(d["mean"]).to_numpy(float) - y]
+                ax.errorbar(x, y, yerr=err, fmt=style, ms=3, capsize=2, lw=1, label=variant)
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if i == 0:
+                ax.set_title(seg, fontsize=9)
+            if j == 0:
+                ax.set_ylabel(LABELS[metric], fontsize=8)
+            if i == len(EXPOSURE_METRICS) - 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+                ax.set_xticks(x, ticks, fontsize=7)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle("What users watched, per weight (mean over replicates, with its interval)", fontsize=10)
+    fig.tight_layout()
+    return to_data_uri(fig)
+
+
+def render_charts(result) -> dict[str, str]:
+    """Chart name -> PNG data URI."""
+    return {"lifts": lifts_chart(result), "frontier": frontier_chart(result), "exposure": exposure_chart(result)}
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1150px;color:#1f2328;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
+table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}th,td{padding:.3rem .55rem;border-bottom:1px solid #eaeef2;text-align:right}
+th:first-child,td:first-child{text-align:left}.muted{color:#6e7781}.rec{background:#fff8c5}
+img.chart{max-width:100%;border:1px solid #eaeef2;border-radius:6px;margin:.3rem 0}
+pre{background:#f6f8fa;padding:.8rem;border-radius:6px;font-size:.78rem;overflow-x:auto}
+"""
+
+
+def _pct(x) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{100 * x:+.2f}%"
+
+
+def _num(x) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.4g}"
+
+
+def _recommendation_rows(result) -> str:
+    out = []
+    for r in result.recommendations.to_dict("records"):
+        excluded = "; ".join(f"{a}: {', '.join(m)}" for a, m in r["excluded"].items()) or "none"
+        out.append(
+            f"<tr><td>{html.escape(r['segment'])}</td><td><b>{html.escape(r['recommended'])}</b></td>"
+            f"<td>{_pct(r['objective_rel_lift'])} [{_pct(r['objective_rel_ci_low'])}, {_pct(r['objective_rel_ci_high'])}]</td>"
+            f"<td>{_num(r['objective_p_adjusted'])}</td><td>{_pct(r['ctr_rel_lift'])}</td>"
+            f"<td>{html.escape(r['best'])} ({_pct(r['best_rel_lift'])})</td>"
+            f"<td>{'yes' if r['interior_optimum'] else 'no'}</td><td class='muted'>{html.escape(excluded)}</td></tr>")
+    return "".join(out)
+
+
+def _point_rows(result, segment: str) -> str:
+    t = result.table[(result.table["variant"] == result.main_variant) & (result.table["segment"] == segment)]
+    metrics = ("ctr", "watch_minutes", "completion_rate", "churn_rate", "coverage", "homogenization")
+    out = []
+    for arm, d in t.groupby("arm", sort=False):
+        d = d.set_index("metric")
+        cells = "".join(f"<td>{_num(d.loc[m, 'mean'])} <span class='muted'>[{_num(d.loc[m, 'ci_low'])}, "
+                        f"{_num(d.loc[m, 'ci_high'])}]</span><br>{_pct(d.loc[m, 'rel_lift'])}</td>" for m in metrics)
+        cls = " class='rec'" if bool(d["recommended"].fillna(False).iloc[0]) else ""
+        front = "frontier" if bool(d["on_frontier"].fillna(False).iloc[0]) else ""
+        out.append(f"<tr{cls}><td>{html.escape(arm)}</td>{cells}<td>{front}</td></tr>")
+    head = "".join(f"<th>{LABELS[m]}</th>" for m in metrics)
+    return f"<table><tr><th>arm</th>{head}<th></th></tr>{''.join(out)}</table>"
+
+
+def render_tune_report(result, charts: dict[str, str] | None = None) -> str:
+    """A self-contained HTML page (charts embedded as data URIs)."""
+    charts = charts or render_charts(result)
+    cfg = result.config
+    s = result.summary
+    exp = cfg.experiment
+    homog = s["homogenization"]
+    slope = "; ".join(f"{v}: {x:+.4f} per unit of diversity" for v, x in homog.get("slope_per_unit_diversity", {}).items())
+    retrain = homog.get("retrain_effect")
+    retrain_html = ""
+    if retrain:
+        retrain_html = ("<p>Homogenisation with retraining minus without (same seeds, paired by replicate): "
+                        + "; ".join(f"{html.escape(a)} {e['diff']:+.4f} [{_num(e['ci_low'])}, {_num(e['ci_high'])}]"
+                                    for a, e in retrain.items()) + "</p>")
+    segs = "".join(f"<h3>{html.escape(seg)}</h3>{_point_rows(result, seg)}" for seg in _segments(result.table))
+    guard = ", ".join(f"{m} {_pct(v)}" for m, v in cfg.tune.guardrails.items()) or "none"
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>Diversity sweep: {html.escape(exp.name)}</title>
+<style>{CSS}</style></head><body>
+<h1>Re-ranker weight sweep: {html.escape(exp.name)}</h1>
+<p>{len(cfg.arm_names)} arms ({html.escape(', '.join(cfg.arm_names))}) of the <b>{html.escape(cfg.tune.policy)}</b> policy,
+{cfg.tune.replicates} replicates of {exp.users:,} users over {exp.days} days (warm-up {exp.warmup_days} days;
+retraining {'every ' + str(exp.retrain_every) + ' days' if exp.retrain_every else 'never'}). Objective:
+<b>{html.escape(cfg.tune.objective)}</b>; guardrails ({html.escape(cfg.tune.guardrail_rule)} rule): {html.escape(guard)}.
+Intervals are {100 * s['confidence']:.0f}%.</p>
+<h2>Recommended weight per segment</h2>
+<table><tr><th>segment</th><th>recommended</th><th>objective lift [CI]</th><th>p</th><th>CTR lift</th>
+<th>best ignoring guardrails</th><th>interior optimum</th><th>outside guardrails</th></tr>
+{_recommendation_rows(result)}</table>
+<p>Optimum differs between segments: <b>{'yes' if s['optimum_differs_between_segments'] else 'no'}</b>.
+Segments with an interior optimum: {html.escape(', '.join(s['interior_optimum_segments']) or 'none')}.</p>
+<h2>Trade-off frontier</h2><img class="chart" src="{charts['frontier']}" alt="frontier">
+<h2>Lifts per weight and segment</h2><img class="chart" src="{charts['lifts']}" alt="lifts">
+<h2>Homogenisation, coverage, long tail</h2><img class="chart" src="{charts['exposure']}" alt="exposure">
+<p>Trend of homogenisation with the diversity weight: {html.escape(slope or 'n/a')}.</p>{retrain_html}
+<h2>Every point (mean [interval over replicates], lift vs weight 0)</h2>{segs}
+<h2>Method</h2>
+<p>Each replicate is one experiment whose arms are all grid points with equal shares (assignment by a hash of seed
+and user id), on a world, population and assignment of its own seed (spawned from seed {exp.seed}). Intervals over
+replicates are t intervals of the replicate values; lifts of CTR, watch minutes, completion and churn/retention
+come from the pooled A/B test of the stacked per-user tables (delta method, Welch or two-proportion z, CUPED on
+pre-experiment covariates, correction: {html.escape(exp.correction)}); lifts of the exposure measures are over
+replicates. Homogenisation is the mean pairwise Jaccard similarity of the sets of titles users played during the
+experiment (a sample of at most {cfg.tune.homogenization_sample} users per arm and segment). The frontier holds the
+points no other point beats on both CTR and {html.escape(cfg.tune.objective)}; the recommendation is the point with
+the best {html.escape(cfg.tune.objective)} among those within the guardrails (weight 0 always is).</p>
+<h2>Configuration</h2><pre>{html.escape(cfg.to_toml())}</pre>
+</body></html>
+"""
+
+
+def render_text(result) -> str:
+    """The per-segment recommendations as a few readable lines for the terminal."""
+    obj = result.config.tune.objective
+    lines = [f"Objective: {obj}. Recommended weights per segment (relative lift vs {result.config.control}, "
+             f"{100 * result.summary['confidence']:.0f}% interval):"]
+    for r in result.recommendations.to_dict("records"):
+        where = "interior optimum" if r["interior_optimum"] else "optimum at the grid's edge"
+        lines.append(f"  {r['segment']:<15} {r['recommended']:<16} {obj} {_pct(r['objective_rel_lift'])} "
+                     f"[{_pct(r['objective_rel_ci_low'])}, {_pct(r['objective_rel_ci_high'])}], "
+                     f"ctr {_pct(r['ctr_rel_lift'])}; best ignoring guardrails {r['best']} ({where})")
+    s = result.summary
+    lines.append(f"Optimum differs between segments: {'yes' if s['optimum_differs_between_segments'] else 'no'}")
+    return "\n".join(lines)

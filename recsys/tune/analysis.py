@@ -1,0 +1,300 @@
+"""From replicate results to the sweep's answer: per (arm, segment, metric) the mean and interval
+over replicates, the pooled A/B test against weight 0, the Pareto frontier of short-term CTR
+against the objective, and per segment the best weight under the guardrails.
+
+Two intervals per point, both against the all-zero arm:
+
+* over replicates: each replicate's value (and relative lift), mean +- t quantile x sd / sqrt(R):
+  it includes the variation between worlds;
+* pooled A/B: the replicates' per-user tables stacked (user ids made unique) and analysed with
+  :func:`recsys.stats.analysis.analyze` (segments, CUPED, the configured correction), for the
+  tested metrics. Retention's row is the churn row turned around (diff -> -diff); its relative
+  interval is the absolute one over the control's retention.
+
+Decisions read ``rel_lift`` / ``rel_ci_*``: the pooled A/B figures where there are some, the
+replicate figures for the exposure measures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from recsys.stats.analysis import analyze
+from recsys.tune.config import AXES, LOWER_IS_BETTER, OBJECTIVES, REPORTED_METRICS, TESTED_METRICS, TuneConfig
+from recsys.tune.sweep import RETRAINED, STATIC, ReplicateResult
+
+SEGMENT_ORDER = ("all", "new", "low_engagement", "regular", "power")
+_SUMS = ("clicks", "impressions", "watch_minutes", "completions", "plays", "churned")
+
+
+@dataclass
+class SweepResult:
+    config: TuneConfig
+    seeds: list[int]
+    table: pd.DataFrame            # tidy: one row per (variant, arm, segment, metric)
+    replicates: pd.DataFrame       # tidy: one row per (variant, replicate, arm, segment, metric)
+    recommendations: pd.DataFrame  # one row per segment
+    summary: dict                  # the JSON summary
+
+    @property
+    def main_variant(self) -> str:
+        return main_variant(self.config)
+
+
+def main_variant(config: TuneConfig) -> str:
+    return RETRAINED if config.experiment.retrain_every else STATIC
+
+
+def _ratio(num, den) -> np.ndarray:
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+
+def group_metrics(table: pd.DataFrame) -> pd.DataFrame:
+    """ctr, watch_minutes, completion_rate, churn_rate and retention per (arm, segment) of a
+    per-user table, segment "all" included (contracts section 2 definitions)."""
+    parts = []
+    for by in (["arm"], ["arm", "segment"]):
+        g = table.groupby(by, sort=True)
+        s, n = g[list(_SUMS)].sum(), g.size()
+        f = pd.DataFrame({"ctr": _ratio(s["clicks"], s["impressions"]), "watch_minutes": _ratio(s["watch_minutes"], n),
+                          "completion_rate": _ratio(s["completions"], s["plays"]),
+                          "churn_rate": _ratio(s["churned"], n)}, index=s.index)
+        f["retention"] = 1.0 - f["churn_rate"]
+        f = f.reset_index()
+        parts.append(f.assign(segment="all") if by == ["arm"] else f)
+    return pd.concat(parts, ignore_index=True)
+
+
+def replicate_frame(config: TuneConfig, results: list[ReplicateResult]) -> pd.DataFrame:
+    """Long table: variant, replicate, seed, arm, segment, users, metric, value, control, rel_lift."""
+    frames = []
+    for r in results:
+        m = group_metrics(r.table).merge(r.exposure, on=["arm", "segment"], how="left")
+        frames.append(m.assign(variant=r.variant, replicate=r.replicate, seed=r.seed))
+    wide = pd.concat(frames, ignore_index=True)
+    long = wide.melt(id_vars=["variant", "replicate", "seed", "arm", "segment", "users"],
+                     value_vars=list(REPORTED_METRICS), var_name="metric", value_name="value")
+    key = ["variant", "replicate", "segment", "metric"]
+    ctrl = long.loc[long["arm"] == config.control, key + ["value"]].rename(columns={"value": "control"})
+    long = long.merge(ctrl, on=key, how="left")
+    long["rel_lift"] = _ratio(long["value"] - long["control"], long["control"])
+    long["rel_lift"] = long["rel_lift"].where(long["arm"] != config.control, 0.0)
+    return long
+
+
+def _t_interval(g: pd.core.groupby.DataFrameGroupBy, col: str, level: float) -> pd.DataFrame:
+    mean, sd, n = g[col].mean(), g[col].std(ddof=1), g[col].count()
+    q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
+    half = np.where(n > 1, q * sd / np.sqrt(np.maximum(n, 1)), np.nan)
+    return pd.DataFrame({"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half})
+
+
+def aggregate(long: pd.DataFrame, level: float) -> pd.DataFrame:
+    """Per (variant, arm, segment, metric): replicates, mean, sd and interval of the value and of
+    the relative lift over replicates."""
+    g = long.groupby(["variant", "arm", "segment", "metric"], sort=False)
+    v = _t_interval(g, "value", level)
+    r = _t_interval(g, "rel_lift", level)
+    out = pd.DataFrame({"replicates": v["n"], "users": g["users"].mean(), "mean": v["mean"], "sd": v["sd"],
+                        "ci_low": v["low"], "ci_high": v["high"], "control_mean": g["control"].mean(),
+                        "rep_rel_lift": r["mean"], "rep_rel_ci_low": r["low"], "rep_rel_ci_high": r["high"]})
+    return out.reset_index()
+
+
+_AB = ("control", "treatment", "diff", "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "p_value",
+       "p_adjusted", "significant", "method")
+
+
+def pooled_tests(config: TuneConfig, results: list[ReplicateResult], variant: str) -> pd.DataFrame:
+    """The pooled A/B of every point against weight 0, per segment (tested metrics and retention)."""
+    mine = [r for r in results if r.variant == variant]
+    offset = max(int(r.table["user_id"].max()) for r in mine) + 1
+    pooled = pd.concat([r.table.assign(user_id=r.table["user_id"] + r.replicate * offset) for r in mine],
+                       ignore_index=True)
+    exp = config.experiment
+    names = config.arm_names
+    res = analyze(pooled, config.control, alpha=exp.alpha, correction=exp.correction, cuped=exp.cuped, segments=True,
+                  metrics=list(TESTED_METRICS), shares={a: 1.0 / len(names) for a in names}, seed=exp.seed)
+    rows = pd.DataFrame(res["results"])
+    rows = rows[rows["metric"].isin(TESTED_METRICS)][["metric", "segment", "arm", *_AB]]
+    churn = rows[rows["metric"] == "churn_rate"]
+    base = 1.0 - churn["control"]
+    ret = churn.assign(metric="retention", control=base, treatment=1.0 - churn["treatment"], diff=-churn["diff"],
+                       ci_low=-churn["ci_high"], ci_high=-churn["ci_low"], rel_lift=-churn["diff"] / base,
+                       rel_ci_low=-churn["ci_high"] / base, rel_ci_high=-churn["ci_low"] / base)
+    out = pd.concat([rows, ret], ignore_index=True)
+    out = out.rename(columns={c: f"ab_{c}" for c in _AB}).assign(variant=variant)
+    out["ab_significant"] = out["ab_significant"].astype(bool)
+    return out
+
+
+def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Boolean mask of the points no other point beats on both x and y (higher is better)."""
+    x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+    ok = np.isfinite(x) & np.isfinite(y)
+    ge = (x[None, :] >= x[:, None]) & (y[None, :] >= y[:, None])
+    gt = (x[None, :] > x[:, None]) | (y[None, :] > y[:, None])
+    dominated = (ge & gt & ok[None, :]).any(axis=1)
+    return ok & ~dominated
+
+
+def guardrail_checks(rows: pd.DataFrame, guardrails: dict, rule: str) -> pd.DataFrame:
+    """Per arm (rows: one segment, main variant) and guardrail: the value checked and ok/breached."""
+    out = []
+    for metric, tol in guardrails.items():
+        r = rows[rows["metric"] == metric].set_index("arm")
+        lower = metric in LOWER_IS_BETTER
+        if rule == "estimate":
+            val = r["rel_lift"]
+        else:
+            val = r["rel_ci_high"] if lower else r["rel_ci_low"]
+        ok = (val <= tol) if lower else (val >= tol)
+        out.append(pd.DataFrame({"arm": r.index, "metric": metric, "tolerance": float(tol), "checked": val.to_numpy(),
+                                 "ok": ok.to_numpy() & np.isfinite(val.to_numpy())}))
+    if not out:
+        return pd.DataFrame(columns=["arm", "metric", "tolerance", "checked", "ok"])
+    return pd.concat(out, ignore_index=True)
+
+
+def _interior(config: TuneConfig, arm: str) -> bool:
+    point = dict(zip(config.arm_names, config.points))[arm]
+    grid = config.tune.grid
+    return arm != config.control and all(point[a] < max(getattr(grid, a)) for a in grid.varied)
+
+
+def _optimum(config: TuneConfig, rows: pd.DataFrame, metric: str) -> dict:
+    """The arm with the highest lift in ``metric`` (guardrails aside), and whether it is interior."""
+    lift = rows[rows["metric"] == metric].set_index("arm")["rel_lift"].reindex(config.arm_names).to_numpy(np.float64)
+    i = int(np.argmax(np.where(np.isfinite(lift), lift, -np.inf)))
+    return {"arm": config.arm_names[i], "rel_lift": float(lift[i]), "interior": _interior(config, config.arm_names[i])}
+
+
+def recommend(config: TuneConfig, table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per segment: the frontier flags (per arm) and the recommendation (best objective under the
+    guardrails; the control is always admissible)."""
+    t = config.tune
+    main = table[table["variant"] == main_variant(config)]
+    names = config.arm_names
+    flags, recs = [], []
+    for seg in [s for s in SEGMENT_ORDER if s in set(main["segment"])]:
+        rows = main[main["segment"] == seg]
+        wide = rows.pivot(index="arm", columns="metric", values="mean").reindex(names)
+        lift = rows[rows["metric"] == t.objective].set_index("arm").reindex(names)
+        front = pareto_front(wide["ctr"].to_numpy(), wide[t.objective].to_numpy())
+        checks = guardrail_checks(rows, t.guardrails, t.guardrail_rule)
+        ok = (checks.groupby("arm")["ok"].all().reindex(names, fill_value=True).to_numpy(bool) if len(checks)
+              else np.ones(len(names), bool)).copy()
+        ok[0] = True
+        obj = lift["rel_lift"].to_numpy(np.float64)
+        score = np.where(np.isfinite(obj), obj, -np.inf)
+        best = int(np.argmax(score))
+        rec = int(np.argmax(np.where(ok, score, -np.inf)))
+        flags.append(pd.DataFrame({"segment": seg, "arm": names, "on_frontier": front, "admissible": ok,
+                                   "recommended": np.arange(len(names)) == rec}))
+        breaches = checks[~checks["ok"]].groupby("arm")["metric"].apply(list).to_dict() if len(checks) else {}
+        r = lift.iloc[rec]
+        recs.append({"segment": seg, "recommended": names[rec], **{a: config.points[rec][a] for a in AXES},
+                     "objective": t.objective, "objective_mean": float(wide[t.objective].iloc[rec]),
+                     "objective_rel_lift": float(obj[rec]), "objective_rel_ci_low": float(r["rel_ci_low"]),
+                     "objective_rel_ci_high": float(r["rel_ci_high"]),
+                     "objective_p_adjusted": float(r["ab_p_adjusted"]) if rec else float("nan"),
+                     "ctr_rel_lift": float(rows[(rows["metric"] == "ctr")].set_index("arm")["rel_lift"].reindex(names).iloc[rec]),
+                     "best": names[best], "best_rel_lift": float(obj[best]), "interior_optimum": _interior(config, names[best]),
+                     "optima": {m: _optimum(config, rows, m) for m in OBJECTIVES},
+                     "frontier": [n for n, f in zip(names, front) if f],
+                     "excluded": {a: breaches[a] for a in names if a in breaches}})
+    return pd.concat(flags, ignore_index=True), pd.DataFrame(recs)
+
+
+def _homogenization_summary(config: TuneConfig, long: pd.DataFrame, table: pd.DataFrame) -> dict:
+    level = 1 - config.experiment.alpha
+    h = table[(table["metric"] == "homogenization") & (table["segment"] == "all")]
+    out: dict = {"by_arm": {v: dict(zip(d["arm"], d["mean"])) for v, d in h.groupby("variant")}}
+    weights = dict(zip(config.arm_names, (p["diversity"] for p in config.points)))
+    trend = {}
+    for v, d in h.groupby("variant"):
+        w = d["arm"].map(weights).to_numpy(np.float64)
+        if len(np.unique(w)) > 1 and np.isfinite(d["mean"]).all():
+            trend[v] = float(np.polyfit(w, d["mean"].to_numpy(np.float64), 1)[0])
+    out["slope_per_unit_diversity"] = trend
+    if {RETRAINED, STATIC} <= set(long["variant"]):
+        hl = long[(long["metric"] == "homogenization") & (long["segment"] == "all")]
+        paired = hl.pivot_table(index=["arm", "replicate"], columns="variant", values="value")
+        paired = (paired[RETRAINED] - paired[STATIC]).rename("value").reset_index()
+        e = _t_interval(paired.groupby("arm", sort=False), "value", level)
+        out["retrain_effect"] = {a: {"diff": float(e.loc[a, "mean"]), "ci_low": float(e.loc[a, "low"]),
+                                     "ci_high": float(e.loc[a, "high"])} for a in config.arm_names}
+    return out
+
+
+def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepResult:
+    level = 1 - config.experiment.alpha
+    long = replicate_frame(config, results)
+    table = aggregate(long, level)
+    tests = pd.concat([pooled_tests(config, results, v) for v in dict.fromkeys(r.variant for r in results)],
+                      ignore_index=True)
+    table = table.merge(tests, on=["variant", "arm", "segment", "metric"], how="left")
+    pooled = table["ab_rel_lift"].notna()
+    table["lift_source"] = np.where(pooled, "pooled A/B", "replicates")
+    for c in ("rel_lift", "rel_ci_low", "rel_ci_high"):
+        table[c] = table[f"ab_{c}"].where(pooled, table[f"rep_{c}"])
+    is_ctrl = table["arm"] == config.control
+    table.loc[is_ctrl, "rel_lift"] = 0.0
+    table.loc[is_ctrl, ["rel_ci_low", "rel_ci_high"]] = np.nan
+    table.loc[is_ctrl, "lift_source"] = "control"
+    table["ab_significant"] = table["ab_significant"].astype("boolean")
+    points = pd.DataFrame(config.points).assign(arm=config.arm_names)
+    table = table.merge(points, on="arm", how="left")
+    flags, recs = recommend(config, table)
+    table = table.merge(flags.assign(variant=main_variant(config)), on=["variant", "segment", "arm"], how="left")
+    for c in ("on_frontier", "admissible", "recommended"):
+        table[c] = table[c].astype("boolean")
+    order = {"arm": {a: i for i, a in enumerate(config.arm_names)}, "segment": {s: i for i, s in enumerate(SEGMENT_ORDER)},
+             "metric": {m: i for i, m in enumerate(REPORTED_METRICS)}}
+    table = table.sort_values(["variant", "segment", "arm", "metric"],
+                              key=lambda s: s.map(order[s.name]) if s.name in order else s,
+                              ignore_index=True)
+    cols = ["variant", "arm", *AXES, "segment", "metric", "replicates", "users", "mean", "sd", "ci_low", "ci_high",
+            "control_mean", "rel_lift", "rel_ci_low", "rel_ci_high", "lift_source", "rep_rel_lift", "rep_rel_ci_low",
+            "rep_rel_ci_high", *[f"ab_{c}" for c in _AB], "on_frontier", "admissible", "recommended"]
+    table = table[cols]
+    seeds = config.replicate_seeds()
+    summary = _summary(config, seeds, table, recs, _homogenization_summary(config, long, table))
+    return SweepResult(config, seeds, table, long, recs, summary)
+
+
+def _summary(config: TuneConfig, seeds: list[int], table: pd.DataFrame, recs: pd.DataFrame, homog: dict) -> dict:
+    t = config.tune
+    seg_rows = {r["segment"]: r for r in recs.to_dict("records")}
+    interior = [s for s, r in seg_rows.items() if r["interior_optimum"] and s != "all"]
+    best = {s: r["best"] for s, r in seg_rows.items() if s != "all"}
+    interior_any = {m: [s for s, r in seg_rows.items() if r["optima"][m]["interior"] and s != "all"] for m in OBJECTIVES}
+    return {
+        "command": "tune-diversity",
+        "control": config.control,
+        "objective": t.objective,
+        "guardrails": dict(t.guardrails),
+        "guardrail_rule": t.guardrail_rule,
+        "replicates": t.replicates,
+        "seeds": seeds,
+        "confidence": 1 - config.experiment.alpha,
+        "main_variant": main_variant(config),
+        "arms": [{"arm": a, **p} for a, p in zip(config.arm_names, config.points)],
+        "recommendations": seg_rows,
+        "interior_optimum_segments": interior,
+        "optimum_differs_between_segments": len(set(best.values())) > 1,
+        "interior_optimum_segments_by_metric": interior_any,
+        "homogenization": homog,
+        "config": config.to_dict(),
+        "results": records(table),
+    }
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """DataFrame rows as JSON-ready dicts (missing values as None)."""
+    return df.astype(object).where(df.notna(), None).to_dict("records")

@@ -1,0 +1,238 @@
+"""``recsys tune-diversity``: a tiny sweep end to end through the command line, the same results
+inline / in processes / on a Dask LocalCluster, bad input (exit 2, nothing written), the config
+file, the frontier and the recommendation rule, and experiments/tune_diversity.py run tiny."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys import parallel
+from recsys.cli import main
+from recsys.config_util import read_toml
+from recsys.errors import InputError
+from recsys.tune import Grid, TuneConfig, default_config
+from recsys.tune.analysis import pareto_front
+from recsys.tune.config import REPORTED_METRICS
+
+ROOT = Path(__file__).resolve().parents[1]
+SEGMENTS = {"all", "new", "low_engagement", "regular", "power"}
+
+TINY = """
+[experiment]
+seed = 5
+users = 1500
+days = 3
+warmup_days = 14
+retrain_every = 2
+[world]
+titles = 300
+[tune]
+replicates = 2
+objective = "watch_minutes"
+guardrails = { ctr = -0.5 }
+static_baseline = true
+[tune.grid]
+diversity = [0, 0.8]
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tune")
+    (d / "tiny.toml").write_text(TINY)
+    return d
+
+
+def run_cli(*args) -> int:
+    return main(["tune-diversity", *map(str, args), "--quiet"])
+
+
+@pytest.fixture(scope="module")
+def inline_run(tiny):
+    out = tiny / "w1"
+    assert run_cli(tiny / "tiny.toml", "--out", out, "--json", tiny / "w1.json") == 0
+    return out
+
+
+def test_end_to_end_outputs(inline_run, tiny):
+    out = inline_run
+    names = {p.name for p in out.iterdir()}
+    assert {"sweep.parquet", "sweep.csv", "replicates.parquet", "replicates.csv", "summary.json", "config.toml",
+            "frontier.png", "lifts.png", "exposure.png", "report.html"} <= names
+    table = pd.read_parquet(out / "sweep.parquet")
+    assert len(pd.read_csv(out / "sweep.csv")) == len(table)
+    # one row per (variant, arm, segment, metric): 2 variants x 2 arms x 5 segments x 8 metrics
+    assert not table.duplicated(["variant", "arm", "segment", "metric"]).any()
+    assert set(table["variant"]) == {"retrained", "static"} and set(table["segment"]) == SEGMENTS
+    assert set(table["metric"]) == set(REPORTED_METRICS) and set(table["arm"]) == {"diversity=0", "diversity=0.8"}
+    assert len(table) == 2 * 2 * 5 * len(REPORTED_METRICS)
+    assert (table["replicates"] == 2).all()
+
+    # the means and intervals are those of the replicate values
+    reps = pd.read_parquet(out / "replicates.parquet")
+    assert sorted(reps["replicate"].unique()) == [0, 1]
+    g = reps.groupby(["variant", "arm", "segment", "metric"])["value"]
+    m = table.set_index(["variant", "arm", "segment", "metric"])
+    np.testing.assert_allclose(m["mean"], g.mean().reindex(m.index), rtol=1e-12)
+    half = 12.706204736 * g.std(ddof=1).reindex(m.index) / np.sqrt(2)   # t(0.975, 1 df)
+    np.testing.assert_allclose((m["ci_high"] - m["mean"]).to_numpy(float), half.to_numpy(float), rtol=1e-6)
+    retention = reps[reps["metric"] == "retention"].set_index(["variant", "replicate", "arm", "segment"])["value"]
+    churn = reps[reps["metric"] == "churn_rate"].set_index(["variant", "replicate", "arm", "segment"])["value"]
+    np.testing.assert_allclose(retention, 1 - churn.reindex(retention.index))
+
+    # pooled A/B rows: retention is churn turned around; the control's lift is 0
+    t = table[(table["variant"] == "retrained") & (table["arm"] == "diversity=0.8") & (table["segment"] == "all")]
+    t = t.set_index("metric")
+    assert t.loc["retention", "ab_diff"] == pytest.approx(-t.loc["churn_rate", "ab_diff"])
+    assert t.loc["retention", "rel_lift"] == pytest.approx(-t.loc["churn_rate", "ab_diff"] / (1 - t.loc["churn_rate", "ab_control"]))
+    assert t.loc["ctr", "lift_source"] == "pooled A/B" and t.loc["homogenization", "lift_source"] == "replicates"
+    assert (table.loc[table["arm"] == "diversity=0", "rel_lift"] == 0).all()
+
+    # the summary, the --json copy and the report
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary == json.loads((tiny / "w1.json").read_text())
+    assert set(summary["recommendations"]) == SEGMENTS
+    assert summary["control"] == "diversity=0" and summary["objective"] == "watch_minutes"
+    assert len(summary["seeds"]) == 2 and summary["seeds"][0] != summary["seeds"][1]
+    assert set(summary["homogenization"]["retrain_effect"]) == {"diversity=0", "diversity=0.8"}
+    page = (out / "report.html").read_text()
+    for chart in ("frontier", "lifts", "exposure"):
+        png = (out / f"{chart}.png").read_bytes()
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        assert "data:image/png;base64," + base64.b64encode(png).decode()[:100] in page
+    assert TuneConfig.from_dict(read_toml(out / "config.toml")) == TuneConfig.load(tiny / "tiny.toml")
+
+
+def test_recommendation_follows_the_rule(inline_run):
+    table = pd.read_parquet(inline_run / "sweep.parquet")
+    summary = json.loads((inline_run / "summary.json").read_text())
+    main_rows = table[table["variant"] == "retrained"]
+    for seg, rec in summary["recommendations"].items():
+        d = main_rows[main_rows["segment"] == seg]
+        obj = d[d["metric"] == "watch_minutes"].set_index("arm")["rel_lift"]
+        ctr = d[d["metric"] == "ctr"].set_index("arm")["rel_lift"]
+        admissible = (ctr >= -0.5) | (ctr.index == "diversity=0")
+        assert rec["best"] == obj.idxmax()
+        assert rec["recommended"] == obj[admissible].idxmax()
+        flags = d.drop_duplicates("arm").set_index("arm")
+        assert flags.loc[rec["recommended"], "recommended"]
+        wide = d.pivot(index="arm", columns="metric", values="mean")
+        front = pareto_front(wide["ctr"].to_numpy(), wide["watch_minutes"].to_numpy())
+        assert flags.loc[wide.index, "on_frontier"].to_numpy(bool).tolist() == front.tolist()
+        assert rec["interior_optimum"] is False   # a two-point grid has no interior
+
+
+@pytest.mark.parametrize("how", [("--workers", "2"), ("--workers", "2", "--dask")], ids=["processes", "dask"])
+def test_same_results_with_any_executor(inline_run, tiny, how):
+    out = tiny / ("w-" + "-".join(h.strip("-") for h in how))
+    assert run_cli(tiny / "tiny.toml", "--out", out, *how) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), pd.read_parquet(inline_run / "sweep.parquet"),
+                                  check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "replicates.parquet"),
+                                  pd.read_parquet(inline_run / "replicates.parquet"), check_exact=True)
+    assert (out / "summary.json").read_text() == (inline_run / "summary.json").read_text()
+
+
+def _bad(capsys, tmp_path, *args, out=None):
+    out = out or tmp_path / "out"
+    existed = out.exists()
+    code = main(["tune-diversity", *map(str, args), "--out", str(out), "--json", str(tmp_path / "s.json"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("recsys: error: ") and "\n" not in err and "Traceback" not in err
+    assert out.exists() == existed and not (tmp_path / "s.json").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]   # no temporary left behind
+    return err
+
+
+def test_bad_inputs(tmp_path, tiny, capsys, monkeypatch):
+    cfg = tiny / "tiny.toml"
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("x")
+    assert "already exists" in _bad(capsys, tmp_path, cfg, out=full)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "already exists" in _bad(capsys, tmp_path, cfg, out=empty)
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert "does not exist" in _bad(capsys, tmp_path, cfg, out=afile / "out")
+    if os.geteuid() != 0:   # root may write anywhere
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert "not writable" in _bad(capsys, tmp_path, cfg, out=locked / "out")
+    assert "empty" in _bad(capsys, tmp_path, cfg, "--grid", "diversity=")
+    assert "no weight other than 0" in _bad(capsys, tmp_path, cfg, "--grid", "diversity=0")
+    assert "--grid" in _bad(capsys, tmp_path, cfg, "--grid", "sparkle=0,1")
+    assert "--replicates" in _bad(capsys, tmp_path, cfg, "--replicates", "0")
+    for bad, msg in ((TINY.replace("diversity = [0, 0.8]", "diversity = []"), "tune.grid.diversity is empty"),
+                     (TINY.replace("replicates = 2", "replicates = 0"), "tune.replicates must be at least 1"),
+                     (TINY + "[[arms]]\nname='x'\npolicy='random'\nshare=1.0\n", "unknown table [arms]"),
+                     (TINY.replace("[tune]", "[tune]\nbogus = 1"), "unknown key tune.bogus"),
+                     (TINY.replace("seed = 5", "seed = 5\ncontrol = 'x'"), "experiment.control"),
+                     (TINY.replace("[tune]", "[tune]\nobjective = 'clicks'").replace('objective = "watch_minutes"', ""),
+                      "tune.objective"),
+                     (TINY.replace("ctr = -0.5", "dwell = -0.5"), "unknown metric 'dwell'"),
+                     (TINY.replace("[tune.grid]", "[tune.params]\ndiversity = 0.2\n[tune.grid]"), "is swept"),
+                     (TINY.replace("[tune.grid]", "[tune.params]\nwobble = 1\n[tune.grid]"), "unknown parameter 'wobble'")):
+        path = tmp_path / "bad.toml"
+        path.write_text(bad)
+        assert msg in _bad(capsys, tmp_path, path)
+        path.unlink()
+    monkeypatch.setattr(parallel, "CONNECT_TIMEOUT", 2)
+    assert "--scheduler tcp://127.0.0.1:9: cannot connect" in _bad(capsys, tmp_path, cfg, "--scheduler", "tcp://127.0.0.1:9")
+
+
+def test_config_defaults_grid_and_seeds():
+    cfg = default_config()
+    assert cfg.control == "diversity=0" and len(cfg.arm_names) == len(cfg.tune.grid.diversity)
+    assert TuneConfig.from_dict(read_toml(ROOT / "experiments" / "tune_diversity.toml")).tune.static_baseline
+    exp = cfg.experiment_for(cfg.replicate_seeds()[0])
+    assert [a.share for a in exp.arms] == pytest.approx([1 / len(exp.arms)] * len(exp.arms))
+    assert all(a.params["diversity"] == w for a, w in zip(exp.arms, sorted(cfg.tune.grid.diversity)))
+    assert exp.replace(retrain_every=0) == cfg.experiment_for(exp.seed, retrain=False)
+    seeds = cfg.replicate_seeds()
+    assert seeds == cfg.replace(replicates=cfg.tune.replicates).replicate_seeds() and len(set(seeds)) == len(seeds)
+    assert cfg.replace(replicates=6).replicate_seeds()[: len(seeds)] == seeds     # adding replicates keeps the first
+    assert cfg.replace(seed=8).replicate_seeds()[0] != seeds[0]
+    g = Grid.parse(["diversity=0.6,0,0.3,0.3", "calibration=0.5"])
+    pts = g.points()
+    assert pts[0] == {"diversity": 0.0, "calibration": 0.0, "longtail": 0.0}
+    assert len(pts) == 1 + 3 and g.label(pts[-1]) == "diversity=0.6,calibration=0.5"
+    with pytest.raises(InputError, match="weights must be numbers"):
+        Grid.parse(["diversity=0,a"])
+    with pytest.raises(InputError, match="given twice"):
+        Grid.parse(["diversity=0,1", "diversity=0.5"])
+    with pytest.raises(InputError, match=">= 0"):
+        Grid.parse(["diversity=-1,1"])
+    with pytest.raises(InputError, match="static_baseline needs"):
+        TuneConfig.from_dict({"tune": {"static_baseline": True}})
+
+
+def test_pareto_front_hand_case():
+    x = np.array([0.10, 0.12, 0.11, 0.09, 0.12, np.nan])
+    y = np.array([0.90, 0.85, 0.88, 0.91, 0.84, 0.99])
+    # (0.12, 0.84) is beaten by (0.12, 0.85); NaN is never on the front
+    assert pareto_front(x, y).tolist() == [True, True, True, True, False, False]
+    assert pareto_front(np.array([1.0, 1.0]), np.array([2.0, 2.0])).tolist() == [True, True]
+
+
+def test_experiment_script_runs_tiny(tmp_path, tiny):
+    out = tmp_path / "script-out"
+    proc = subprocess.run([sys.executable, str(ROOT / "experiments" / "tune_diversity.py"), "--out", str(out),
+                           "--config", str(tiny / "tiny.toml"), "--users", "1200", "--days", "2", "--replicates", "1"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replicates"] == 1 and set(summary["recommendations"]) == SEGMENTS
+    assert "Recommended weights per segment" in proc.stdout
+    assert (out / "report.html").is_file()
