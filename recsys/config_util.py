@@ -122,3 +122,12 @@ def dump_toml(data: Mapping[str, Any]) -> str:
 
     table("", data, None)
     return "\n".join(lines).strip() + "\n"
+
+
+def load_file(path, from_dict):
+    """``from_dict(read_toml(path))``, with the file's name in front of any input error."""
+    data = read_toml(path)
+    try:
+        return from_dict(data)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from recsys.config_util import dump_toml, from_mapping, read_toml, to_mapping
+from recsys.config_util import dump_toml, from_mapping, load_file, to_mapping
 from recsys.errors import InputError
 from recsys.world.config import WorldConfig
 from recsys.world.segments import SEGMENTS
@@ -129,11 +129,7 @@ class ExperimentConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "ExperimentConfig":
-        data = read_toml(path)
-        try:
-            return cls.from_dict(data)
-        except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
+        return load_file(path, cls.from_dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = to_mapping(self)

@@ -338,7 +338,7 @@ def section_lifts(a: dict) -> str:
     tol = roles.get("guardrails", {})
     seg_metrics = [m for m in dict.fromkeys([roles.get("primary"), *tol, *roles.get("secondary", [])]) if m]
     segs = a.get("segments", ["all"])
-    out = [f"<section id='lifts'><h2>Lifts per metric and per segment</h2>",
+    out = ["<section id='lifts'><h2>Lifts per metric and per segment</h2>",
            _figure("forest-metrics", charts.forest_metrics(all_rows, tol, "Relative lift per metric, all users"),
                    "forest plot of relative lifts per metric",
                    "Dot: relative lift; bar: its interval. Green: significantly better after correction; red: "
@@ -416,7 +416,7 @@ def section_sequential(a: dict) -> str:
                        f"<td class='num'>{_interval(last.fixed_ci_low, last.fixed_ci_high, fx)}</td>"
                        f"<td class='num'>{_num(ratio, 3)}×</td>"
                        f"<td class='l small'>{drift}</td></tr>")
-    return (f"<section id='sequential'><h2>Monitoring day by day (always-valid)</h2>"
+    return ("<section id='sequential'><h2>Monitoring day by day (always-valid)</h2>"
             "<p class='small muted'>Peeking at an ordinary p-value every day and stopping at the first p &lt; 0.05 "
             "raises the false-alarm rate well above 5%. The always-valid test below (a mixture sequential "
             "probability ratio test on the cumulative per-user table of each day) can be checked daily.</p>"

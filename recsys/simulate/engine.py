@@ -134,7 +134,7 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
 
         # 5. plays from the homepage
         c = np.flatnonzero(clicked)
-        cu, ct, ca = pu[c], pt[c], pa[c]
+        ct, ca = pt[c], pa[c]
         u_c = rand.uniform(uid[pj[c]], day, r, ps[c], _COMPLETE)
         u_b = rand.uniform(uid[pj[c]][:, None], day, r, ps[c][:, None] * 8 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
         u_f = rand.uniform(uid[pj[c]], day, r, ps[c], _FRAC)

@@ -29,7 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from recsys.config_util import dump_toml, from_mapping, read_toml
+from recsys.config_util import dump_toml, from_mapping, load_file
 from recsys.errors import InputError
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 
@@ -219,11 +219,7 @@ class TuneConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> "TuneConfig":
-        data = read_toml(path)
-        try:
-            return cls.from_dict(data)
-        except InputError as exc:
-            raise InputError(f"{path}: {exc}") from None
+        return load_file(path, cls.from_dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = self.experiment.to_dict()
