@@ -23,16 +23,10 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--users", type=positive_int, help="override [experiment] users")
     p.add_argument("--days", type=positive_int, help="override [experiment] days")
     p.add_argument("--seed", type=int, help="override [experiment] seed")
-    p.add_argument("--segments", action="store_true", default=True, help=argparse_suppress())
     p.add_argument("--daily", action="store_true",
                    help="print the always-valid sequential test day by day (always in the JSON)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
-
-
-def argparse_suppress():
-    import argparse
-    return argparse.SUPPRESS
 
 
 def run(args) -> int:
