@@ -44,6 +44,20 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
+def _chain(start, counters) -> np.ndarray:
+    """Mix ``counters`` one after another into ``start`` (a key or an array of partial states)."""
+    with np.errstate(over="ignore"):
+        shapes = [np.shape(start)] + [np.shape(c) for c in counters]
+        z = np.broadcast_to(np.asarray(start, dtype=np.uint64), np.broadcast_shapes(*shapes)).copy()
+        for c in counters:
+            z = _mix(z + np.asarray(c).astype(np.uint64) * _GOLDEN + _GOLDEN)
+        return z
+
+
+def _to_uniform(bits: np.ndarray) -> np.ndarray:
+    return (bits >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+
+
 class KeyedRandom:
     """Counter-based random numbers: ``uniform(a, b, c)`` is a pure function of (key, a, b, c)."""
 
@@ -67,18 +81,43 @@ class KeyedRandom:
 
     def bits(self, *counters: np.ndarray | int) -> np.ndarray:
         """64 random bits per element of the broadcast counters."""
-        with np.errstate(over="ignore"):
-            z = np.full(np.broadcast_shapes(*(np.shape(c) for c in counters)) if counters else (),
-                        self.key, dtype=np.uint64)
-            for c in counters:
-                z = _mix(z + np.asarray(c).astype(np.uint64) * _GOLDEN + _GOLDEN)
-            return z
+        return _chain(self.key, counters)
+
+    def prefix(self, *counters: np.ndarray | int) -> "KeyedPrefix":
+        """The stream with its leading counters already mixed in (e.g. per session: user, day,
+        session), so that many draws under it mix only their own trailing counters. Draws are
+        identical to ``uniform(*counters, *more)``."""
+        return KeyedPrefix(_chain(self.key, counters))
 
     def uniform(self, *counters: np.ndarray | int) -> np.ndarray:
         """Uniform floats in [0, 1), float64, one per element of the broadcast counters."""
-        return (self.bits(*counters) >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+        return _to_uniform(self.bits(*counters))
 
     def normal(self, *counters: np.ndarray | int) -> np.ndarray:
         """Standard normal draws by inverting the CDF of a keyed uniform."""
+        u = self.uniform(*counters)
+        return special.ndtri(np.clip(u, 1e-16, 1 - 1e-16))
+
+
+class KeyedPrefix:
+    """A :class:`KeyedRandom` stream with leading counters mixed in (see :meth:`KeyedRandom.prefix`)."""
+
+    __slots__ = ("z",)
+
+    def __init__(self, z: np.ndarray):
+        self.z = z
+
+    def take(self, index) -> "KeyedPrefix":
+        """The prefixes of some elements (e.g. the sessions of some pairs)."""
+        return KeyedPrefix(self.z[index])
+
+    def column(self) -> "KeyedPrefix":
+        """Shape (n, 1), to broadcast against per-element counters such as slots."""
+        return KeyedPrefix(self.z[:, None])
+
+    def uniform(self, *counters: np.ndarray | int) -> np.ndarray:
+        return _to_uniform(_chain(self.z, counters))
+
+    def normal(self, *counters: np.ndarray | int) -> np.ndarray:
         u = self.uniform(*counters)
         return special.ndtri(np.clip(u, 1e-16, 1 - 1e-16))

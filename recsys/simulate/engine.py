@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from recsys.page import Layout, Page
 from recsys.policy import Policy
-from recsys.rng import KeyedRandom
+from recsys.rng import KeyedPrefix, KeyedRandom
 from recsys.simulate.behaviour import BehaviourModel
 from recsys.simulate.logs import ABANDON_MINUTES, SOURCE_HOME, SOURCE_OFF_HOME
 from recsys.simulate.state import ShardState, push_many
@@ -101,7 +101,8 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         T = titles_v[j]
         A = art_v[j]
         # 2. cascade examination in reading order
-        examined = (rand.uniform(uid[:, None], day, r, slot[None, :], _EXAM) < exam_p[None, :]) & (T >= 0)
+        sess = rand.prefix(uid, day, r)         # (user, day, session) mixed in once per session
+        examined = (sess.column().uniform(slot[None, :], _EXAM) < exam_p[None, :]) & (T >= 0)
         pj, ps = np.nonzero(examined)           # row-major: sorted by session, then slot
         pu, pt, pa = loc[pj], T[pj, ps], A[pj, ps]
         # 3. click probability from hidden utility, artwork, satiation and memory
@@ -110,13 +111,14 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         repeated = (state.passed[pu] == pt[:, None]).any(1)
         watched = (state.watched[pu] == pt[:, None]).any(1)
         p_click = model.click_probability(util, sat, state.users, pu, pa, repeated, watched)
-        clicked = rand.uniform(uid[pj], day, r, ps, _CLICK) < p_click
+        pair = sess.take(pj)
+        clicked = pair.uniform(ps, _CLICK) < p_click
         watch_util = util - sat - b.watched_weight * watched
         p_ab = model.abandon_probability(watch_util, pa)
-        abandoned = clicked & (rand.uniform(uid[pj], day, r, ps, _ABANDON) < p_ab)
+        abandoned = clicked & (pair.uniform(ps, _ABANDON) < p_ab)
         # 4. a satisfying play ends browsing, and so, sometimes, does a disappointing one (the
         #    user gives up): keep pairs up to the first such play
-        quits = abandoned & (rand.uniform(uid[pj], day, r, ps, _QUIT) < b.quit_after_abandon)
+        quits = abandoned & (pair.uniform(ps, _QUIT) < b.quit_after_abandon)
         ends = (clicked & ~abandoned) | quits
         stop = np.full(m, S, np.int64)
         qj, first = np.unique(pj[ends], return_index=True)
@@ -135,10 +137,11 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         # 5. plays from the homepage
         c = np.flatnonzero(clicked)
         ct, ca = pt[c], pa[c]
-        u_c = rand.uniform(uid[pj[c]], day, r, ps[c], _COMPLETE)
-        u_b = rand.uniform(uid[pj[c]][:, None], day, r, ps[c][:, None] * 8 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
-        u_f = rand.uniform(uid[pj[c]], day, r, ps[c], _FRAC)
-        z = rand.normal(uid[pj[c]], day, r, ps[c], _BUDGET)
+        play = sess.take(pj[c])
+        u_c = play.uniform(ps[c], _COMPLETE)
+        u_b = play.column().uniform(ps[c][:, None] * 8 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
+        u_f = play.uniform(ps[c], _FRAC)
+        z = play.normal(ps[c], _BUDGET)
         minutes, completed, episodes = model.play_outcome(watch_util[c], ct, ca, abandoned[c], u_c, u_b, u_f, z)
         home = dict(user_id=uid[pj[c]], day=np.full(len(c), day), session=np.full(len(c), r), title=ct, artwork=ca,
                     source=np.full(len(c), SOURCE_HOME), minutes=minutes, completed=completed,
@@ -153,8 +156,8 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
 
         # 6. a session with no satisfying play may end in a search (a play found off the homepage)
         no_play = stop == S
-        sj = np.flatnonzero(no_play & (rand.uniform(uid, day, r, S, _SEARCH) < b.search_probability))
-        search = _search_plays(model, state, loc[sj], uid[sj], day, r, rand)
+        sj = np.flatnonzero(no_play & (sess.uniform(S, _SEARCH) < b.search_probability))
+        search = _search_plays(model, state, loc[sj], uid[sj], day, r, sess.take(sj))
         if len(sj):
             first_play = np.isnan(ttfp[sj])
             ttfp[sj[first_play]] = csum[sj[first_play], -1] + b.search_seconds
@@ -214,29 +217,29 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
 
 
 def _search_plays(model: BehaviourModel, state: ShardState, loc: np.ndarray, uid: np.ndarray, day: int, r: int,
-                  rand: KeyedRandom) -> dict[str, np.ndarray]:
+                  sess: KeyedPrefix) -> dict[str, np.ndarray]:
     """Plays found off the homepage: the best of a few random available titles, by the user's taste."""
     b = model.b
     k = b.search_candidates
     pool = np.flatnonzero(model.catalog.available(day))
     m = len(loc)
-    cand = pool[(rand.uniform(uid[:, None], day, r, np.arange(k)[None, :], _SEARCH + 100) * len(pool)).astype(np.int64)]
+    cand = pool[(sess.column().uniform(np.arange(k)[None, :], _SEARCH + 100) * len(pool)).astype(np.int64)]
     pu = np.repeat(loc, k)
     pt = cand.ravel()
     util = model.utility(state.users, pu, pt, day) - model.satiation_penalty(state.users, pu, pt, state.satiation[pu])
     watched = (state.watched[pu] == pt[:, None]).any(1)
     util = (util - b.watched_weight * watched).reshape(m, k)
-    gumbel = -np.log(-np.log(np.clip(rand.uniform(uid[:, None], day, r, np.arange(k)[None, :], _PICK), 1e-12, 1 - 1e-12)))
+    gumbel = -np.log(-np.log(np.clip(sess.column().uniform(np.arange(k)[None, :], _PICK), 1e-12, 1 - 1e-12)))
     best = np.argmax(util + gumbel, axis=1)
     t = cand[np.arange(m), best]
     wu = util[np.arange(m), best]
     a = np.full(m, -1, np.int32)
     p_ab = model.abandon_probability(wu, a)
-    ab = rand.uniform(uid, day, r, 999, _ABANDON) < p_ab
-    u_b = rand.uniform(uid[:, None], day, r, 1000 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
-    minutes, completed, episodes = model.play_outcome(wu, t, a, ab, rand.uniform(uid, day, r, 999, _COMPLETE), u_b,
-                                                      rand.uniform(uid, day, r, 999, _FRAC),
-                                                      rand.normal(uid, day, r, 999, _BUDGET))
+    ab = sess.uniform(999, _ABANDON) < p_ab
+    u_b = sess.column().uniform(1000 + np.arange(b.max_episodes - 1)[None, :], _BINGE)
+    minutes, completed, episodes = model.play_outcome(wu, t, a, ab, sess.uniform(999, _COMPLETE), u_b,
+                                                      sess.uniform(999, _FRAC),
+                                                      sess.normal(999, _BUDGET))
     return dict(user_id=uid, day=np.full(m, day), session=np.full(m, r), title=t.astype(np.int32), artwork=a,
                 source=np.full(m, SOURCE_OFF_HOME), minutes=minutes, completed=completed, abandoned_early=ab,
                 episodes=episodes, p_abandon=p_ab)
