@@ -135,6 +135,10 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
 
     numeric = [c for m in mets for c in m.columns] + [c for cov in cov_of.values() if cov for c in cov]
     table = validate_table(df, numeric=numeric, control=control, segments=segments)
+    if "user_id" in table.columns:  # one summation order whatever the row order: exactly invariant results
+        order = np.argsort(table["user_id"].to_numpy(), kind="stable")
+        table = table.iloc[order].reset_index(drop=True)
+        df = df.iloc[order].reset_index(drop=True)
     arms = arms_in_order(table, control)
     treatments = arms[1:]
     labels = segment_labels(table) if segments else []
