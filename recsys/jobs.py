@@ -21,6 +21,7 @@ from recsys.daily import monitor_result
 from recsys.decision import Roles
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
+from recsys.exposure import exposure_table
 from recsys.errors import InputError
 from recsys.io import atomic_dir, write_bytes, write_json, write_table, write_text
 from recsys.simulate.store import RunStore
@@ -34,8 +35,11 @@ class JobOutput:
     summary: pd.DataFrame
 
 
-def arm_summary(table: pd.DataFrame, logs_plays: pd.DataFrame, arm_of: np.ndarray, n_titles: int) -> pd.DataFrame:
-    """Descriptive per-arm figures for the terminal and the report (no inference here)."""
+def arm_summary(table: pd.DataFrame, plays: pd.DataFrame, n_titles: int, *, popularity=None,
+                seed: int = 0) -> pd.DataFrame:
+    """Descriptive per-arm figures for the terminal and the report (no inference here), with the
+    catalog exposure of each arm's plays (:func:`recsys.exposure.exposure_table`; the long tail
+    is the titles outside the head of ``popularity``, e.g. the warm-up's play counts)."""
     g = table.groupby("arm", sort=False)
     s = g[["impressions", "clicks", "plays", "watch_minutes", "completions", "early_abandons", "sessions", "churned"]].sum()
     n = g.size()
@@ -48,20 +52,8 @@ def arm_summary(table: pd.DataFrame, logs_plays: pd.DataFrame, arm_of: np.ndarra
         "regret_ratio": s["early_abandons"] / s["plays"],
         "churn_rate": s["churned"] / n,
     })
-    # strategic: catalog exposure of plays per arm
-    arm_names = table.drop_duplicates("arm").set_index("user_id")["arm"]
-    plays = logs_plays.assign(arm=table.set_index("user_id")["arm"].reindex(logs_plays["user_id"]).to_numpy())
-    plays = plays[plays["arm"].notna()]
-    counts = np.bincount(plays["title"].to_numpy(), minlength=n_titles)
-    head = np.argsort(-counts)[: max(1, n_titles // 5)]
-    is_head = np.zeros(n_titles, bool)
-    is_head[head] = True
-    cov = plays.groupby("arm")["title"].nunique() / n_titles
-    tail = plays.assign(tail=~is_head[plays["title"].to_numpy()]).groupby("arm")["tail"].mean()
-    out["coverage"] = cov.reindex(out.index)
-    out["long_tail_share"] = tail.reindex(out.index)
-    del arm_names
-    return out
+    exposure = exposure_table(plays, table, n_titles, popularity=popularity, seed=seed).set_index("arm")
+    return out.join(exposure[["coverage", "long_tail_share", "homogenization"]])
 
 
 def work_dir(out: str | Path) -> Path:
@@ -105,7 +97,9 @@ def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progr
     analysis = analyze(result.table, config.control, alpha=config.alpha, correction=config.correction,
                        cuped=config.cuped, segments=segments, shares=shares, seed=config.seed, roles=roles)
     analysis["sequential"] = monitor_result(result, config.alpha, roles)  # day-by-day always-valid looks
-    summary = arm_summary(result.table, result.logs.plays, result.arm, result.world.catalog.n_titles)
+    n_titles = result.world.catalog.n_titles
+    warm = np.bincount(result.warmup.logs.plays["title"].to_numpy(), minlength=n_titles)
+    summary = arm_summary(result.table, result.logs.plays, n_titles, popularity=warm, seed=config.seed)
     analysis["arm_summary"] = summary.reset_index().rename(columns={"index": "arm"}).to_dict(orient="records")
     return JobOutput(result, analysis, summary)
 
@@ -146,4 +140,4 @@ def write_outputs(job: JobOutput, out: str | Path | None, json_path: str | Path 
     return written
 
 
-__all__ = ["JobOutput", "run_job", "write_outputs", "arm_summary", "write_table", "write_text"]
+__all__ = ["JobOutput", "run_job", "write_outputs", "arm_summary", "open_work_dir", "work_dir"]
