@@ -191,7 +191,20 @@ class ArtworkPolicy:
         return sample_variants(self.catalog_, titles, probs, u)
 
     def update(self, logs: Logs) -> "ArtworkPolicy":
+        """Learn from a day's logs (default: nothing to learn)."""
         return self
+
+    def summarize(self, logs: Logs):
+        """What :meth:`learn` needs from one part of a day's logs, computed where that part is
+        (a shard's worker), so a day's impressions never travel. Default: the logs themselves,
+        or None for a policy that learns nothing."""
+        return None if type(self).update is ArtworkPolicy.update else logs
+
+    def learn(self, parts: list) -> "ArtworkPolicy":
+        """Update from the :meth:`summarize` of every part of a day, in a fixed (shard) order;
+        the same as ``update`` on the whole day's logs."""
+        logs = [p for p in parts if p is not None]
+        return self.update(Logs.concat(logs)) if logs else self
 
     def get_params(self) -> dict:
         return {k: v for k, v in vars(self).items() if not k.endswith("_") and not k.startswith("_")}
@@ -288,27 +301,38 @@ class BetaThompson(ArtworkPolicy):
         self.beta_ = np.full(catalog.n_artwork, float(self.prior_beta))
         self.n_updates_ = 0
         if logs is not None:
-            self._absorb(logs)
+            self._absorb([self.summarize(logs)])
         self._refresh()
         return self
 
     def update(self, logs):
+        return self.learn([self.summarize(logs)])
+
+    def summarize(self, logs: Logs) -> tuple[np.ndarray, np.ndarray]:
+        """Rewards and trials per artwork variant in ``logs``: the Beta posterior's sufficient
+        statistics, which add up over shards."""
+        rows = impression_rewards(logs, self.reward, self.threshold_minutes, self.minutes_cap)
+        A = self.catalog_.n_artwork
+        art = rows["artwork"].to_numpy(dtype=np.int64)
+        return np.bincount(art, weights=rows["reward"].to_numpy(), minlength=A), np.bincount(art, minlength=A)
+
+    def learn(self, parts):
         if self.decay < 1:
             self.alpha_ = self.prior_alpha + self.decay * (self.alpha_ - self.prior_alpha)
             self.beta_ = self.prior_beta + self.decay * (self.beta_ - self.prior_beta)
-        trials = self._absorb(logs)
+        trials = self._absorb(parts)
         self.n_updates_ += 1
         # a title whose posterior did not move keeps its selection probabilities
         changed = None if self.decay < 1 else np.unique(self.catalog_.art_title[trials > 0])
         self._refresh(changed)
         return self
 
-    def _absorb(self, logs: Logs) -> np.ndarray:
-        rows = impression_rewards(logs, self.reward, self.threshold_minutes, self.minutes_cap)
+    def _absorb(self, parts: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
         A = self.catalog_.n_artwork
-        art = rows["artwork"].to_numpy(dtype=np.int64)
-        success = np.bincount(art, weights=rows["reward"].to_numpy(), minlength=A)
-        trials = np.bincount(art, minlength=A)
+        success, trials = np.zeros(A), np.zeros(A, dtype=np.int64)
+        for s, t in parts:        # in shard order: the same sums whatever the number of workers
+            success += s
+            trials += t
         self.alpha_ += success
         self.beta_ += trials - success
         return trials

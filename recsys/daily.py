@@ -140,21 +140,30 @@ def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: 
     high, when the effect drifts over days), users per arm and the mixing variance tau2.
     Composite metrics are skipped (the mixture test needs a closed-form variance).
     """
-    from recsys.stats.analysis import monitor
+    from recsys.stats.analysis import monitor_many
     from recsys.stats.metrics import get_metric
     from recsys.stats.sequential import confidence_radius
 
-    tables = list(cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days))
-    if not tables:
+    tables = cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days)
+    first = next(tables, None)
+    if first is None:
         return []
-    looks = [d for d, _ in tables]
-    frames = [t for _, t in tables]
+    looks = [first[0]]
+    wanted = [m for m in dict.fromkeys(metrics) if get_metric(m, first[1].columns).kind != "composite"]
+    head = [first[1]]
+    del first
+
+    def frames():  # one cumulative table alive at a time
+        yield head.pop()
+        for d, t in tables:
+            looks.append(d)
+            yield t
+
+    results = monitor_many(frames(), control, wanted, alpha)
     z = float(sps.norm.ppf(1 - alpha / 2))
     out = []
-    for metric in dict.fromkeys(metrics):
-        if get_metric(metric, frames[-1].columns).kind == "composite":
-            continue
-        for arm, res in monitor(frames, control, metric, alpha).items():
+    for metric in wanted:
+        for arm, res in results[metric].items():
             se = np.array([lk.se for lk in res.looks])
             radius = confidence_radius(se ** 2, res.tau2, alpha)
             for day, lk, r in zip(looks, res.looks, radius):

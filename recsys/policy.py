@@ -113,7 +113,16 @@ class Policy:
 
     def update(self, logs: Logs) -> "Policy":
         """Learn from the arm's logs of the day just simulated (default: only the artwork)."""
-        self.artwork.update(logs)
+        return self.learn([self.summarize(logs)])
+
+    def summarize(self, logs: Logs):
+        """What :meth:`learn` needs from one shard's part of the arm's logs of a day (runs on the
+        shard's worker; default: the artwork policy's :meth:`~recsys.artwork.ArtworkPolicy.summarize`)."""
+        return self.artwork.summarize(logs)
+
+    def learn(self, parts: list) -> "Policy":
+        """Learn from the :meth:`summarize` of every shard of a day, in shard order."""
+        self.artwork.learn(parts)
         return self
 
 

@@ -2,6 +2,8 @@
 
 Data: ``--interactions PATH`` (MovieLens or CSV, ``--format``), or without it the synthetic
 world's warm-up logs. Prints a table; ``--json PATH`` writes contracts section 6's JSON.
+``--new-titles`` evaluates on the titles released after the training cut only (the new-title
+cold start, docs/models.md "New titles offline").
 """
 
 from __future__ import annotations
@@ -11,6 +13,11 @@ from pathlib import Path
 
 from recsys.cli import probability
 from recsys.errors import InputError
+
+TEST_FRACTION = 0.2
+#: the new-title hold-out's default: about the last two weeks of the world's four-week warm-up,
+#: so titles released after the cut have had time to be shown and played (docs/models.md)
+NEW_TITLES_TEST_FRACTION = 0.5
 
 
 def _k(text: str) -> int:
@@ -35,7 +42,11 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                    help="keep ratings >= this as implicit feedback (MovieLens default 4)")
     p.add_argument("--k", type=_k, default=10, help="list length (default 10)")
     p.add_argument("--split", choices=("temporal", "random"), default="temporal")
-    p.add_argument("--test-fraction", type=probability, default=0.2, help="share held out (default 0.2)")
+    p.add_argument("--test-fraction", type=probability, default=None,
+                   help=f"share held out (default {TEST_FRACTION}; {NEW_TITLES_TEST_FRACTION} with --new-titles)")
+    p.add_argument("--new-titles", action="store_true",
+                   help="only titles released after the training cut (release_day in the items) are test targets "
+                        "and candidates; needs --split temporal")
     p.add_argument("--models", default=None, help="comma-separated subset of: random, popularity, als, bpr, content, hybrid")
     p.add_argument("--segment-column", default=None, help="a column of the interactions to break results down by "
                    "(the synthetic world: its engagement segments)")
@@ -78,7 +89,8 @@ def format_table(df) -> str:
     return out.rename(columns={"fit_seconds": "fit_s"}).to_string(index=False)
 
 
-def to_json(df, k: int, split: str, source: str) -> dict:
+def to_json(df, k: int, split: str, source: str, *, new_titles: bool = False,
+            test_fraction: float | None = None) -> dict:
     from recsys.evaluate.offline import METRICS
 
     def block(rows):
@@ -86,6 +98,10 @@ def to_json(df, k: int, split: str, source: str) -> dict:
                 for r in rows.to_dict("records")}
 
     out = {"k": k, "split": split, "data": source, "models": block(df[df["segment"] == "all"])}
+    if test_fraction is not None:
+        out["test_fraction"] = test_fraction
+    if new_titles:
+        out["new_titles"] = True
     segs = [s for s in df["segment"].unique() if s != "all"]
     if segs:
         out["segments"] = {s: block(df[df["segment"] == s]) for s in segs}
@@ -97,7 +113,14 @@ def run(args) -> int:
     from recsys.io import write_json
 
     _check_out(args.json)
+    if args.new_titles and args.split != "temporal":
+        raise InputError("--new-titles needs --split temporal (titles released after the training cut)")
+    test_fraction = args.test_fraction
+    if test_fraction is None:
+        test_fraction = NEW_TITLES_TEST_FRACTION if args.new_titles else TEST_FRACTION
     interactions, items = _load(args)
+    if args.new_titles and (items is None or "release_day" not in items):
+        raise InputError("--new-titles needs release_day in the items (an --items file with a release_day column)")
     models = default_models(args.seed, with_content=items is not None)
     if args.models:
         wanted = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -109,11 +132,13 @@ def run(args) -> int:
     if segments is None and args.interactions is None and "segment" in interactions:
         segments = "segment"  # the synthetic world's engagement segments
     result = evaluate_models(interactions, items, models, k=args.k, split=args.split,
-                             test_fraction=args.test_fraction, segments=segments, seed=args.seed,
-                             progress=not args.no_progress)
+                             test_fraction=test_fraction, segments=segments, seed=args.seed,
+                             new_titles=args.new_titles, progress=not args.no_progress)
     source = args.interactions or "synthetic world"
     if args.json:
-        write_json(args.json, to_json(result, args.k, args.split, str(source)))
-    print(f"k={args.k}, split={args.split}, data={source}")
+        write_json(args.json, to_json(result, args.k, args.split, str(source), new_titles=args.new_titles,
+                                      test_fraction=test_fraction))
+    print(f"k={args.k}, split={args.split}, test_fraction={test_fraction}, data={source}"
+          + (", candidates=titles released after the cut" if args.new_titles else ""))
     print(format_table(result))
     return 0

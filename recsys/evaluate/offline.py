@@ -20,9 +20,12 @@ from recsys.errors import InputError
 from recsys.evaluate import metrics as M
 from recsys.evaluate.splits import random_split, temporal_split, time_column
 from recsys.models import ALS, BPR, Content, Hybrid, Popularity, Random
+from recsys.models.base import Scorer
 from recsys.models.features import genre_matrix
+from recsys.rng import KeyedRandom
 
 SPLITS = ("temporal", "random")
+TIES = ("random", "model")
 DAY_SECONDS = 86_400
 METRICS = ("precision", "recall", "ndcg", "map", "coverage", "ild", "novelty", "longtail")
 
@@ -96,6 +99,69 @@ def unreleased(items: pd.DataFrame | None, test: pd.DataFrame, n_items: int) -> 
     return out
 
 
+def released_after(items: pd.DataFrame | None, train: pd.DataFrame, n_items: int) -> np.ndarray:
+    """Mask of titles released after the training cut: ``release_day`` (items) later than the
+    last training interaction, in days on the clock of ``day``, or of ``timestamp`` / 86400 (a
+    title released on day d is out from d x 86400 s). Raises :class:`InputError` without a
+    ``release_day`` column or a time column."""
+    col = time_column(train)
+    if items is None or "release_day" not in items or col is None:
+        raise InputError("new_titles needs a temporal split and release_day in the items frame")
+    cut = float(train[col].max()) / (DAY_SECONDS if col == "timestamp" else 1.0)
+    release = pd.to_numeric(items["release_day"], errors="coerce").to_numpy(np.float64)
+    out = np.zeros(n_items, dtype=bool)
+    out[items["item"].to_numpy(np.int64)] = release > cut
+    return out
+
+
+def _break_ties(users: np.ndarray, ids: np.ndarray, scores: np.ndarray, rand: KeyedRandom) -> np.ndarray:
+    """Re-order each run of equal consecutive scores of a list by a keyed uniform per (user,
+    title); the order across runs is kept."""
+    if ids.shape[1] < 2:
+        return ids
+    run = np.concatenate([np.zeros((len(ids), 1), np.int64),
+                          np.cumsum(scores[:, 1:] != scores[:, :-1], axis=1)], axis=1)
+    key = rand.uniform(users[:, None], np.maximum(ids, 0))
+    key[ids < 0] = 2.0                       # padding stays at the end of its run
+    order = np.lexsort((key, run), axis=-1)
+    return np.take_along_axis(ids, order, 1)
+
+
+def ranked_lists(model, users: np.ndarray, X: sp.csr_matrix, k: int, exclude: np.ndarray | None,
+                 n_items: int, *, ties: str = "random", seed: int = 0, chunk: int = 2048) -> np.ndarray:
+    """(n, k) top-``k`` ids per user (-1 pads) from ``model.recommend`` (seen titles filtered).
+
+    ``ties="random"``: for a :class:`~recsys.models.base.Scorer`, titles with equal scores are
+    ordered by a uniform keyed on (``seed``, user, title), so a scorer that cannot tell titles
+    apart (ALS on titles with no plays: all factors zero; popularity among unplayed titles)
+    ranks them like random rather than in the fixed index order its top-n happens to return,
+    the same for every user. The list is fetched long enough to hold the whole tie group at
+    rank ``k`` (doubling until it does). Other recommenders (a re-ranking
+    :class:`~recsys.models.pipeline.Pipeline`) keep their own order, as with ``ties="model"``.
+    """
+    if ties == "model" or not isinstance(model, Scorer):
+        rec, _ = model.recommend(users, X, n=k, filter_seen=True, exclude=exclude)
+        rec = np.asarray(rec)[:, :k]
+        return rec if rec.shape[1] == k else np.pad(rec, ((0, 0), (0, k - rec.shape[1])), constant_values=-1)
+    rand = KeyedRandom.from_seed(seed, "evaluate-ties")
+    out = np.full((len(users), k), -1, dtype=np.int64)
+    for lo in range(0, len(users), chunk):
+        block = np.arange(lo, min(lo + chunk, len(users)))
+        n = min(n_items, 2 * k)
+        while len(block):
+            ids, sc = model.recommend(users[block], X, n=n, filter_seen=True, exclude=exclude)
+            ids, sc = np.asarray(ids, dtype=np.int64), np.asarray(sc, dtype=np.float64)
+            ids[~(sc > -np.inf)] = -1        # filtered, as top_n marks them
+            # the tie group at rank k may go on past the list: fetch more for those users
+            more = (np.zeros(len(block), bool) if n >= n_items or ids.shape[1] < max(k, 2) else
+                    (ids[:, -1] >= 0) & (sc[:, k - 1] == sc[:, -1]))
+            done = ~more
+            ranked = _break_ties(users[block[done]], ids[done], sc[done], rand)[:, :k]
+            out[block[done], :ranked.shape[1]] = ranked
+            block, n = block[more], min(n_items, 4 * n)
+    return out
+
+
 def _segment_labels(segments, df: pd.DataFrame, enc: Encoded) -> np.ndarray | None:
     if segments is None:
         return None
@@ -111,8 +177,8 @@ def _segment_labels(segments, df: pd.DataFrame, enc: Encoded) -> np.ndarray | No
 def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = None,
                     models: Mapping[str, Any] | None = None, *, k: int = 10, split: str = "temporal",
                     test_fraction: float = 0.2, segments: str | pd.Series | Mapping | None = None,
-                    seed: int = 0, cold_items: bool = False, min_history: int = 1,
-                    progress: bool = False) -> pd.DataFrame:
+                    seed: int = 0, cold_items: bool = False, new_titles: bool = False,
+                    min_history: int = 1, ties: str = "random", progress: bool = False) -> pd.DataFrame:
     """Fit every model on the training part and score its top-``k`` on the held-out part.
 
     ``models``: name -> scorer or :class:`~recsys.models.pipeline.Pipeline` (anything with
@@ -121,14 +187,25 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
     one held-out title they had not played in training. ``segments``: a column of
     ``interactions`` or a user -> label mapping; results come for "all" and per label.
     ``cold_items``: only titles with no training interaction count, as test targets and as
-    candidates (the new-title cold start). Titles released (``release_day`` in ``items``) after
-    the last held-out interaction are never candidates. Returns one row per (model, segment)
-    with the columns of :data:`METRICS` plus ``users`` and ``fit_seconds``.
+    candidates (in a sparse log this mixes never-played back catalogue with new releases).
+    ``new_titles``: the titles released after training, by their public release day: only
+    titles with ``release_day`` (in ``items``) after the temporal cut and no training
+    interaction count, as test targets and as candidates, so the lists rank the new titles
+    among themselves (needs ``split="temporal"``; a larger ``test_fraction`` moves the cut
+    earlier and lets more titles out after it). Titles released after the last held-out
+    interaction are never candidates. ``ties``: ``"random"`` breaks a scorer's equal scores at
+    random per (user, title) (seeded by ``seed``; :func:`ranked_lists`), ``"model"`` keeps the
+    order its top-n returns. Returns one row per (model, segment) with the columns of
+    :data:`METRICS` plus ``users`` and ``fit_seconds``.
     """
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
         raise InputError(f"k must be a positive integer, got {k!r}")
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+    if ties not in TIES:
+        raise InputError(f"unknown ties {ties!r} (known: {', '.join(TIES)})")
+    if new_titles and split != "temporal":
+        raise InputError("new_titles needs a temporal split: titles released after the training cut")
     df = check_interactions(interactions)
     enc = Encoded(df, items)
     train, test = temporal_split(df, test_fraction) if split == "temporal" else random_split(df, test_fraction, seed=seed)
@@ -145,6 +222,14 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
         truth = (truth @ sp.diags(cold.astype(np.float32))).tocsr()
         truth.eliminate_zeros()
         excluded |= ~cold
+    if new_titles:
+        new = released_after(enc.items, train, enc.n_items) & (users_per_item == 0)
+        if not (new & ~excluded).any():
+            raise InputError("no title is released between the training cut and the last held-out "
+                             "interaction: use a larger test_fraction")
+        truth = (truth @ sp.diags(new.astype(np.float32))).tocsr()
+        truth.eliminate_zeros()
+        excluded |= ~new
     exclude = np.flatnonzero(excluded) if excluded.any() else None
     history = np.diff(X.indptr)
     eval_users = np.flatnonzero((np.diff(truth.indptr) > 0) & (history >= min_history))
@@ -167,8 +252,7 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
         t0 = time.perf_counter()
         model.fit(X, enc.items)
         fit_s = time.perf_counter() - t0
-        rec, _ = model.recommend(eval_users, X, n=k, filter_seen=True, exclude=exclude)
-        rec = np.asarray(rec)[:, :k]
+        rec = ranked_lists(model, eval_users, X, k, exclude, enc.n_items, ties=ties, seed=seed)
         per_user = {
             "precision": M.precision_at_k(rec, truth_u), "recall": M.recall_at_k(rec, truth_u),
             "ndcg": M.ndcg_at_k(rec, truth_u), "map": M.ap_at_k(rec, truth_u),

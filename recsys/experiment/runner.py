@@ -19,7 +19,7 @@ from recsys.policies import make_policy
 from recsys.policy import Policy
 from recsys.rng import KeyedRandom
 from recsys.simulate.logs import Logs
-from recsys.simulate.runner import Simulation
+from recsys.simulate.runner import Simulation, arm_rows
 from recsys.simulate.store import RunStore
 from recsys.simulate.tables import user_table
 from recsys.simulate.warmup import WarmupResult, warm_up
@@ -81,12 +81,13 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     sim.set_arms(arm)
     own_logs: list[list[Logs]] = [[] for _ in policies]
 
-    def on_day(day: int, logs: Logs) -> None:
+    def on_day(day: int, logs: Logs, learned: list) -> None:
         for a, p in enumerate(policies):
-            mine = _arm_rows(logs, arm, a)
-            p.update(mine)
+            if learned[a]:
+                p.learn(learned[a])
             if config.retrain_every:
-                own_logs[a].append(Logs(plays=mine.plays, sessions=mine.sessions, impressions=None))
+                mine = arm_rows(Logs(logs.plays, logs.sessions, None), arm, a)
+                own_logs[a].append(mine)
                 if (day + 1) % config.retrain_every == 0 and day + 1 < config.days:
                     p.fit(Logs.concat([train_logs, *own_logs[a]]).observed(), world.catalog,
                           day=day + 1, n_users=world.n_users)
@@ -100,10 +101,3 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
                        churn_day[inside], warm.pre)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
 
-
-def _arm_rows(logs: Logs, arm: np.ndarray, a: int) -> Logs:
-    def cut(df):
-        if df is None:
-            return None
-        return df[arm[df["user_id"].to_numpy()] == a].reset_index(drop=True)
-    return Logs(cut(logs.plays), cut(logs.sessions), cut(logs.impressions))

@@ -55,8 +55,22 @@ def learns_from_impressions(policies: list[Policy]) -> bool:
                for p in policies)
 
 
-def _advance(args) -> tuple[ShardState, DayLogs]:
-    (index, state, model_h, users_h, policy_hs, artworks, day, rand, policy_rands, keep, store) = args
+def arm_rows(logs: Logs, arm: np.ndarray, a: int, start: int = 0) -> Logs:
+    """The rows of ``logs`` whose user is in arm ``a`` (``arm`` indexed by ``user_id - start``)."""
+    def cut(df):
+        if df is None:
+            return None
+        return df[arm[df["user_id"].to_numpy() - start] == a].reset_index(drop=True)
+    return Logs(cut(logs.plays), cut(logs.sessions), cut(logs.impressions))
+
+
+def summarize_shard(policies: list[Policy], logs: Logs, arm: np.ndarray, start: int) -> list:
+    """Each policy's :meth:`~recsys.policy.Policy.summarize` of its arm's rows of one shard's logs."""
+    return [p.summarize(arm_rows(logs, arm, a, start)) for a, p in enumerate(policies)]
+
+
+def _advance(args) -> tuple[ShardState, Logs, list | None]:
+    (index, state, model_h, users_h, policy_hs, artworks, day, rand, policy_rands, keep, learn, store) = args
     model = resolve(model_h)
     travelling = state.users is None
     if travelling:  # the users' static traits were sent once, not with every task
@@ -66,16 +80,19 @@ def _advance(args) -> tuple[ShardState, DayLogs]:
         p = copy.copy(resolve(h))
         p.artwork = art
         policies.append(p)
-    logs = simulate_day(state, model, policies, day, rand, policy_rands, keep_impressions=keep or (store is not None and store.impressions))
+    want_imps = keep or learn or (store is not None and store.impressions)
+    day_logs = simulate_day(state, model, policies, day, rand, policy_rands, keep_impressions=want_imps)
     if store is not None:
-        imps = logs.impressions if (keep or store.impressions) else None
-        store.write_logs(day, index, {"impressions": imps, "plays": logs.plays, "sessions": logs.sessions})
+        imps = day_logs.impressions if (keep or store.impressions) else None
+        store.write_logs(day, index, {"impressions": imps, "plays": day_logs.plays, "sessions": day_logs.sessions})
         store.write_state(day, index, state.arrays())
-        if not keep:
-            logs.impressions = None
+    logs = logs_frame([day_logs], want_imps)
+    learned = summarize_shard(policies, logs, state.arm, state.start) if learn else None
+    if not keep:   # what the policies learn from travels as their summaries, not as impressions
+        logs.impressions = None
     if travelling:
         state.users = None
-    return state, logs
+    return state, logs, learned
 
 
 class Simulation:
@@ -120,56 +137,67 @@ class Simulation:
         return self._sent[id(policy)][1]
 
     def run(self, policies: list[Policy], days: Iterable[int], policy_rands: list[KeyedRandom], *,
-            keep_impressions: bool = True, on_day: Callable[[int, Logs], None] | None = None,
+            keep_impressions: bool = True, on_day: Callable[[int, Logs, list], None] | None = None,
             desc: str = "simulating", store: RunStore | None = None) -> Logs:
-        """Simulate ``days``; after each day, ``on_day(day, logs_of_day)`` (e.g. policy updates).
+        """Simulate ``days``; after each day, ``on_day(day, logs_of_day, learned)``, where
+        ``learned[a]`` lists, shard by shard, policy ``a``'s :meth:`~recsys.policy.Policy.summarize`
+        of its arm's logs of the day (computed by the workers: pass it to ``Policy.learn``).
 
         With ``store``, shard-days already in it (from an interrupted run) are not simulated
         again: completed days are replayed from their logs, then the missing shards are run.
-        ``keep_impressions`` keeps the impression log in the returned :class:`Logs`; the policies'
-        ``on_day`` sees impressions whenever one of them learns from them.
+        ``keep_impressions`` keeps the impression log in the returned :class:`Logs` and in
+        ``logs_of_day``.
         """
         days = list(days)
         if self._model_h is None:
             self._model_h = self._shared.put(self.model)
             self._users_h = self._shared.put(self.world.user_truth) if self.executor is not None else None
-        day_keep = keep_impressions or learns_from_impressions(policies)
-        kinds = ("impressions", "plays", "sessions") if day_keep else ("plays", "sessions")
+        learn = on_day is not None and learns_from_impressions(policies)
+        with_imps = keep_impressions or learn
+        kinds = ("impressions", "plays", "sessions") if with_imps else ("plays", "sessions")
         resume_day = self._resume_point(store, days)
+        n = len(self.shards)
         all_parts: list[Logs] = []
         bar = tqdm(days, desc=desc, unit="day", disable=not self.progress, leave=False)
         for day in bar:
+            by_shard: dict[int, tuple[Logs, list | None]] = {}
             if resume_day is not None and day < resume_day:        # replay a completed day
-                logs = self._read(store, day, range(len(self.shards)), kinds, day_keep)
-                if day == resume_day - 1:
-                    self._load_states(store, day, range(len(self.shards)))
+                done, todo = set(range(n)), []
             else:
                 done = store.done_shards(day) if store is not None else set()
-                todo = [i for i in range(len(self.shards)) if i not in done]
+                todo = [i for i in range(n) if i not in done]
+            if todo:
                 handles = [self._handle(p) for p in policies]
                 artworks = [p.artwork for p in policies]
                 tasks = [(i, self._travelling(self.shards[i]), self._model_h, self._users_h, handles, artworks, day,
-                          self.rand, policy_rands, day_keep, store) for i in todo]
+                          self.rand, policy_rands, keep_impressions, learn, store) for i in todo]
                 if self.executor is None:
                     results = [_advance(t) for t in tasks]
                 else:
                     results = list(self.executor.map(_advance, tasks))
-                by_shard = {}
-                for i, (state, day_logs) in zip(todo, results):
+                for i, (state, day_logs, learned) in zip(todo, results):
                     if state.users is None:
                         state.users = self.shards[i].users
                     self.shards[i] = state
-                    by_shard[i] = logs_frame([day_logs], day_keep)
-                if done:
+                    by_shard[i] = (day_logs, learned)
+            if done:
+                last = resume_day is not None and day == resume_day - 1
+                if todo or last:
                     self._load_states(store, day, sorted(done))
-                    for i in sorted(done):
-                        by_shard[i] = self._read(store, day, [i], kinds, day_keep)
-                logs = Logs.concat([by_shard[i] for i in sorted(by_shard)])
-                if store is not None:
-                    store.forget_states_before(day - 1)
+                for i in sorted(done):
+                    logs = self._read(store, day, [i], kinds, with_imps)
+                    sh = self.shards[i]
+                    learned = summarize_shard(policies, logs, sh.arm, sh.start) if learn else None
+                    if not keep_impressions:
+                        logs.impressions = None
+                    by_shard[i] = (logs, learned)
+            if store is not None and todo:
+                store.forget_states_before(day - 1)
+            logs = Logs.concat([by_shard[i][0] for i in range(n)])
             if on_day is not None:
-                on_day(day, logs)
-            all_parts.append(logs if keep_impressions else Logs(logs.plays, logs.sessions, None))
+                learned = [[by_shard[i][1][a] for i in range(n)] if learn else [] for a in range(len(policies))]
+                on_day(day, logs, learned)
+            all_parts.append(logs)
         return Logs.concat(all_parts)
 
     def _travelling(self, state: ShardState) -> ShardState:

@@ -9,7 +9,7 @@ whether effects differ across segments, checks the sample ratio, and asks
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -272,23 +272,39 @@ def monitor(tables: Sequence[pd.DataFrame], control: str, metric: str, alpha: fl
             tau2: float | None = None) -> dict[str, SequentialResult]:
     """Always-valid day-by-day monitoring: ``tables`` are cumulative per-user tables, one per
     look (day); returns each treatment arm's sequential test of ``metric`` (no CUPED)."""
+    return monitor_many(tables, control, [metric], alpha, tau2)[metric]
+
+
+def monitor_many(tables: Iterable[pd.DataFrame], control: str, metrics: Sequence[str], alpha: float = 0.05,
+                 tau2: float | None = None) -> dict[str, dict[str, SequentialResult]]:
+    """:func:`monitor` of several metrics in one pass over ``tables`` (any iterable: each look's
+    table is reduced to per-arm moments and can be dropped, so a generator of large daily tables
+    never holds more than one), keyed by metric then arm."""
     alpha = check_alpha(alpha)
-    if not tables:
-        raise InputError("no looks to monitor")
-    m = get_metric(metric, tables[-1].columns)
-    if m.kind == "composite":
-        raise InputError(f"{metric} is a composite; sequential monitoring covers means, ratios and proportions")
-    post = _post_columns(m)
-    cols = list(post) + ([_count_column(m)] if m.subset else [])
-    looks: dict[str, list] = {}
+    looks: dict[str, dict[str, list]] = {}
+    specs: dict[str, Metric] | None = None
     for t in tables:
-        tab = validate_table(t, numeric=m.columns, control=control)
-        if m.subset:
-            tab[_count_column(m)] = t[m.numerator].notna().to_numpy(np.float64)
-            tab[m.numerator] = np.nan_to_num(tab[m.numerator].to_numpy(np.float64), nan=0.0)
-        g = summarize(tab, cols, ["arm"])
-        empty = Moments.empty(cols)
-        sc = stats_from_moments(g.get((control,), empty), post, _count_column(m))
-        for arm in arms_in_order(tab, control)[1:]:
-            looks.setdefault(arm, []).append((sc, stats_from_moments(g.get((arm,), empty), post, _count_column(m))))
-    return {arm: sequential_from_stats(lk, alpha, tau2) for arm, lk in looks.items()}
+        if specs is None:
+            specs = {}
+            for metric in dict.fromkeys(metrics):
+                m = get_metric(metric, t.columns)
+                if m.kind == "composite":
+                    raise InputError(f"{metric} is a composite; sequential monitoring covers means, ratios and proportions")
+                specs[metric] = m
+        for metric, m in specs.items():
+            post = _post_columns(m)
+            cols = list(post) + ([_count_column(m)] if m.subset else [])
+            tab = validate_table(t, numeric=m.columns, control=control)
+            if m.subset:
+                tab[_count_column(m)] = t[m.numerator].notna().to_numpy(np.float64)
+                tab[m.numerator] = np.nan_to_num(tab[m.numerator].to_numpy(np.float64), nan=0.0)
+            g = summarize(tab, cols, ["arm"])
+            empty = Moments.empty(cols)
+            sc = stats_from_moments(g.get((control,), empty), post, _count_column(m))
+            for arm in arms_in_order(tab, control)[1:]:
+                looks.setdefault(metric, {}).setdefault(arm, []).append(
+                    (sc, stats_from_moments(g.get((arm,), empty), post, _count_column(m))))
+    if specs is None:
+        raise InputError("no looks to monitor")
+    return {metric: {arm: sequential_from_stats(lk, alpha, tau2) for arm, lk in looks.get(metric, {}).items()}
+            for metric in specs}
