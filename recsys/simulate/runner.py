@@ -70,11 +70,14 @@ def summarize_shard(policies: list[Policy], logs: Logs, arm: np.ndarray, start: 
 
 
 def _advance(args) -> tuple[ShardState, Logs, list | None]:
-    (index, state, model_h, users_h, policy_hs, artworks, day, rand, policy_rands, keep, learn, store) = args
+    (index, state, model_h, users_h, policy_hs, artworks, day, rand, policy_rands, keep, learn, store, source) = args
     model = resolve(model_h)
     travelling = state.users is None
     if travelling:  # the users' static traits were sent once, not with every task
         state.users = resolve(users_h).slice(state.start, state.stop)
+    if source is not None:  # the shard's state stays with the workers: yesterday's checkpoint
+        src_store, src_day = source
+        state.load(src_store.read_state(src_day, index), tuple(k for k in ShardState.DYNAMIC if k != "arm"))
     policies = []
     for h, art in zip(policy_hs, artworks):
         p = copy.copy(resolve(h))
@@ -92,7 +95,8 @@ def _advance(args) -> tuple[ShardState, Logs, list | None]:
         logs.impressions = None
     if travelling:
         state.users = None
-    return state, logs, learned
+    resident = store is not None and travelling
+    return (None if resident else state), logs, learned
 
 
 class Simulation:
@@ -157,6 +161,10 @@ class Simulation:
         kinds = ("impressions", "plays", "sessions") if with_imps else ("plays", "sessions")
         resume_day = self._resume_point(store, days)
         n = len(self.shards)
+        # with a store and workers, shard states stay on the workers' side: each task reads the
+        # previous day's checkpoint and returns none; the driver reloads them after the last day
+        resident = store is not None and self.executor is not None
+        disk_day = None
         all_parts: list[Logs] = []
         bar = tqdm(days, desc=desc, unit="day", disable=not self.progress, leave=False)
         for day in bar:
@@ -169,20 +177,25 @@ class Simulation:
             if todo:
                 handles = [self._handle(p) for p in policies]
                 artworks = [p.artwork for p in policies]
-                tasks = [(i, self._travelling(self.shards[i]), self._model_h, self._users_h, handles, artworks, day,
-                          self.rand, policy_rands, keep_impressions, learn, store) for i in todo]
+                source = (store, disk_day) if disk_day is not None else None
+                tasks = [(i, self._travelling(self.shards[i], source is not None), self._model_h, self._users_h,
+                          handles, artworks, day, self.rand, policy_rands, keep_impressions, learn, store, source)
+                         for i in todo]
                 if self.executor is None:
                     results = [_advance(t) for t in tasks]
                 else:
                     results = list(self.executor.map(_advance, tasks))
                 for i, (state, day_logs, learned) in zip(todo, results):
-                    if state.users is None:
-                        state.users = self.shards[i].users
-                    self.shards[i] = state
+                    if state is None:    # resident: the driver's copy is stale, drop its arrays
+                        self.shards[i] = dataclasses.replace(self.shards[i].skeleton(), users=self.shards[i].users)
+                    else:
+                        if state.users is None:
+                            state.users = self.shards[i].users
+                        self.shards[i] = state
                     by_shard[i] = (day_logs, learned)
             if done:
                 last = resume_day is not None and day == resume_day - 1
-                if todo or last:
+                if not resident and (todo or last):
                     self._load_states(store, day, sorted(done))
                 for i in sorted(done):
                     logs = self._read(store, day, [i], kinds, with_imps)
@@ -193,16 +206,23 @@ class Simulation:
                     by_shard[i] = (logs, learned)
             if store is not None and todo:
                 store.forget_states_before(day - 1)
+            if resident:
+                disk_day = day
             logs = Logs.concat([by_shard[i][0] for i in range(n)])
             if on_day is not None:
                 learned = [[by_shard[i][1][a] for i in range(n)] if learn else [] for a in range(len(policies))]
                 on_day(day, logs, learned)
             all_parts.append(logs)
+        if resident and disk_day is not None:
+            self._load_states(store, disk_day, range(n))
         return Logs.concat(all_parts)
 
-    def _travelling(self, state: ShardState) -> ShardState:
-        """What a task carries: the shard without its static traits when it leaves this process."""
-        return state if self.executor is None else dataclasses.replace(state, users=None)
+    def _travelling(self, state: ShardState, skeleton: bool = False) -> ShardState:
+        """What a task carries: the shard without its static traits when it leaves this process,
+        and without its dynamic state too when the worker reads that from a checkpoint."""
+        if self.executor is None:
+            return state
+        return state.skeleton() if skeleton else dataclasses.replace(state, users=None)
 
     def _resume_point(self, store: RunStore | None, days: list[int]) -> int | None:
         """The first day to simulate when ``store`` holds earlier complete days (else None)."""

@@ -8,6 +8,7 @@ the service derives from its own logs; it is the only state a policy sees, via
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,13 +67,19 @@ class ShardState:
         """The state that changes day by day (a checkpoint; the rest is rebuilt from the world)."""
         return {k: getattr(self, k) for k in self.DYNAMIC}
 
-    def load(self, arrays: dict[str, np.ndarray]) -> "ShardState":
-        for k in self.DYNAMIC:
-            value = arrays[k]
-            if value.shape != getattr(self, k).shape:
+    def load(self, arrays: dict[str, np.ndarray], keys: tuple[str, ...] = DYNAMIC) -> "ShardState":
+        """Set the dynamic arrays ``keys`` from a checkpoint (shapes checked)."""
+        for k in keys:
+            value, current = arrays[k], getattr(self, k)
+            if (current is not None and value.shape != current.shape) or len(value) != self.n:
                 raise ValueError(f"checkpoint of users {self.start}..{self.stop}: {k} has shape {value.shape}")
-            setattr(self, k, value.astype(getattr(self, k).dtype, copy=False))
+            setattr(self, k, value if current is None else value.astype(current.dtype, copy=False))
         return self
+
+    def skeleton(self) -> "ShardState":
+        """The shard without its users' traits and its dynamic state except ``arm`` (what a task
+        carries when the state itself is read from a checkpoint on the worker)."""
+        return dataclasses.replace(self, users=None, **{k: None for k in self.DYNAMIC if k != "arm"})
 
     @property
     def n(self) -> int:

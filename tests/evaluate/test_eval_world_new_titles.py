@@ -8,8 +8,8 @@ history who played at least one of them. ALS has all-zero factors for such title
 tie; ties are broken at random per (user, title), so it ranks them like random instead of in one
 index order shared by every user. Content scores them from metadata. The cut is at the median
 play (``test_fraction=0.5``, day -14 of the four-week warm-up): with the default 20% the window
-is six days, about 16 titles and one play per 10 users that mostly follow the logger's "New this
-week" row (docs/models.md).
+is six days, with about 16 new titles whose few plays (one user in 45) follow the order of the
+logger's "New this week" row (docs/models.md).
 """
 
 from __future__ import annotations
