@@ -98,13 +98,13 @@ _CACHE: dict[str, object] = {}
 def resolve(handle):
     """The object behind a handle from :meth:`Shared.put`, inside a task."""
     if isinstance(handle, _File):
-        obj = _CACHE.get(handle.path)
+        obj = _CACHE.pop(handle.path, None)   # least recently used first out
         if obj is None:
             with open(handle.path, "rb") as fh:  # written by this run's own driver, never user input
                 obj = pickle.load(fh)
             if len(_CACHE) >= 8:
                 _CACHE.pop(next(iter(_CACHE)))
-            _CACHE[handle.path] = obj
+        _CACHE[handle.path] = obj
         return obj
     return handle
 
@@ -135,6 +135,17 @@ class Shared:
         with open(path, "wb") as fh:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
         return _File(path)
+
+    def drop(self, handle) -> None:
+        """Release one object from :meth:`put` (its workers' cached copies age out)."""
+        if isinstance(handle, _File):
+            with contextlib.suppress(OSError):
+                os.remove(handle.path)
+        elif isinstance(handle, (list, tuple)):   # Client.scatter splits a list into futures
+            for h in handle:
+                self.drop(h)
+        elif self._client is not None and hasattr(handle, "release"):
+            handle.release()
 
     def close(self) -> None:
         if self._dir is not None:

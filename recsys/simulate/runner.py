@@ -69,6 +69,16 @@ def summarize_shard(policies: list[Policy], logs: Logs, arm: np.ndarray, start: 
     return [p.summarize(arm_rows(logs, arm, a, start)) for a, p in enumerate(policies)]
 
 
+def _light(policy: Policy) -> ArtworkPolicy:
+    """The policy's artwork state as sent each day: without the catalog when it is the policy's
+    own (the worker already has that, with the fitted policy)."""
+    art = policy.artwork
+    if getattr(art, "catalog_", None) is not None and art.catalog_ is getattr(policy, "catalog_", None):
+        art = copy.copy(art)
+        art.catalog_ = None
+    return art
+
+
 def _advance(args) -> tuple[ShardState, Logs, list | None]:
     (index, state, model_h, users_h, policy_hs, artworks, day, rand, policy_rands, keep, learn, store, source) = args
     model = resolve(model_h)
@@ -79,9 +89,11 @@ def _advance(args) -> tuple[ShardState, Logs, list | None]:
         src_store, src_day = source
         state.load(src_store.read_state(src_day, index), tuple(k for k in ShardState.DYNAMIC if k != "arm"))
     policies = []
-    for h, art in zip(policy_hs, artworks):
+    for h, art in zip(policy_hs, resolve(artworks)):
         p = copy.copy(resolve(h))
-        p.artwork = art
+        p.artwork = copy.copy(art)
+        if getattr(art, "catalog_", True) is None:   # sent without the catalog its policy holds
+            p.artwork.catalog_ = p.catalog_
         policies.append(p)
     want_imps = keep or learn or (store is not None and store.impressions)
     day_logs = simulate_day(state, model, policies, day, rand, policy_rands, keep_impressions=want_imps)
@@ -176,7 +188,7 @@ class Simulation:
                 todo = [i for i in range(n) if i not in done]
             if todo:
                 handles = [self._handle(p) for p in policies]
-                artworks = [p.artwork for p in policies]
+                artworks = self._shared.put([_light(p) for p in policies])   # once a day, not per task
                 source = (store, disk_day) if disk_day is not None else None
                 tasks = [(i, self._travelling(self.shards[i], source is not None), self._model_h, self._users_h,
                           handles, artworks, day, self.rand, policy_rands, keep_impressions, learn, store, source)
@@ -185,6 +197,7 @@ class Simulation:
                     results = [_advance(t) for t in tasks]
                 else:
                     results = list(self.executor.map(_advance, tasks))
+                self._shared.drop(artworks)
                 for i, (state, day_logs, learned) in zip(todo, results):
                     if state is None:    # resident: the driver's copy is stale, drop its arrays
                         self.shards[i] = dataclasses.replace(self.shards[i].skeleton(), users=self.shards[i].users)
