@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from recsys.simulate.logs import Logs
-from recsys.simulate.tables import user_table
+from recsys.simulate.tables import table_from_counts, user_counts
 
 #: churn_day of a user who has not churned (the simulator's sentinel)
 NOT_CHURNED = 32767
@@ -112,7 +112,8 @@ def estimated_churn_day(sessions: pd.DataFrame, user_ids, churned) -> np.ndarray
 def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None,
                       days: Iterable[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """(day, per-user table of the logs with day <= d) for each day: one aggregation per day,
-    by :func:`recsys.simulate.tables.user_table`. A user counts as churned once churn_day <= d."""
+    by :func:`recsys.simulate.tables.user_table`, built incrementally: each day's logs are aggregated
+    once and added to the sums of the days before. A user counts as churned once churn_day <= d."""
     plays, sessions = logs.plays, logs.sessions
     days = _days([sessions["day"], plays["day"]], days)
     p_day = plays["day"].to_numpy(np.int64)
@@ -121,10 +122,14 @@ def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.D
     plays, sessions = plays.iloc[p_order], sessions.iloc[s_order]
     p_day, s_day = p_day[p_order], s_day[s_order]
     cd = np.asarray(churn_day, dtype=np.int64)
-    for d in days:
-        upto = Logs(plays=plays.iloc[: np.searchsorted(p_day, d, side="right")],
-                    sessions=sessions.iloc[: np.searchsorted(s_day, d, side="right")], impressions=None)
-        yield d, user_table(upto, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre)
+    total, p_at, s_at = None, 0, 0
+    for d in days:   # each day's logs aggregated once, added to the days before
+        p_end, s_end = np.searchsorted(p_day, d, side="right"), np.searchsorted(s_day, d, side="right")
+        part = user_counts(Logs(plays=plays.iloc[p_at:p_end], sessions=sessions.iloc[s_at:s_end], impressions=None),
+                           user_ids)
+        total = part if total is None else {k: total[k] + part[k] for k in total}
+        p_at, s_at = p_end, s_end
+        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre)
 
 
 def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,

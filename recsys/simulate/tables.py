@@ -14,13 +14,10 @@ from recsys.simulate.logs import Logs
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions", "active_days")
 
 
-def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
-               churn_day: np.ndarray, pre: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Aggregate experiment logs to one row per user in ``user_ids`` (global ids, any order).
-
-    ``arm``, ``segment`` and ``churn_day`` are aligned with ``user_ids``; ``churn_day`` holds the
-    day the account lapsed (a large number if it did not).
-    """
+def user_counts(logs: Logs, user_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-user sums of the logs for ``user_ids`` (global ids, any order): the count columns,
+    ``watch_minutes`` and the time-to-first-play sum and count. Sums over disjoint logs add up
+    (how :func:`recsys.daily.cumulative_tables` builds each day's table from the day's logs)."""
     user_ids = np.asarray(user_ids, dtype=np.int64)
     n_all = int(user_ids.max()) + 1 if len(user_ids) else 0
     p, s = logs.plays, logs.sessions
@@ -32,13 +29,8 @@ def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.nd
 
     ttfp = s["seconds_to_first_play"].to_numpy(np.float64)
     has = ~np.isnan(ttfp)
-    ttfp_sum = per_user(us[has], ttfp[has])
-    ttfp_n = per_user(us[has])
     day_key = np.unique(us * 4096 + (s["day"].to_numpy(np.int64) + 2048))
-    table = pd.DataFrame({
-        "user_id": user_ids,
-        "arm": np.asarray(arm, dtype=object),
-        "segment": np.asarray(segment, dtype=object),
+    return {
         "impressions": per_user(us, s["impressions"].to_numpy(np.float64)).astype(np.int64),
         "clicks": per_user(us, s["clicks"].to_numpy(np.float64)).astype(np.int64),
         "plays": per_user(up).astype(np.int64),
@@ -47,10 +39,35 @@ def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.nd
         "early_abandons": per_user(up, p["abandoned_early"].to_numpy(np.float64)).astype(np.int64),
         "sessions": per_user(us).astype(np.int64),
         "active_days": per_user(day_key // 4096).astype(np.int64),
+        "ttfp_sum": per_user(us[has], ttfp[has]),
+        "ttfp_n": per_user(us[has]),
+    }
+
+
+def table_from_counts(counts: dict[str, np.ndarray], user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
+                      churn_day: np.ndarray, pre: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The per-user table from :func:`user_counts` (see :func:`user_table`)."""
+    ttfp_n = counts["ttfp_n"]
+    table = pd.DataFrame({
+        "user_id": np.asarray(user_ids, dtype=np.int64),
+        "arm": np.asarray(arm, dtype=object),
+        "segment": np.asarray(segment, dtype=object),
+        **{c: counts[c] for c in ("impressions", "clicks", "plays", "watch_minutes", "completions",
+                                  "early_abandons", "sessions", "active_days")},
         "churned": (np.asarray(churn_day) < 32767).astype(np.int64),
-        "time_to_first_play_s": np.where(ttfp_n > 0, ttfp_sum / np.maximum(ttfp_n, 1), np.nan),
+        "time_to_first_play_s": np.where(ttfp_n > 0, counts["ttfp_sum"] / np.maximum(ttfp_n, 1), np.nan),
     })
     if pre is not None:
         pre_cols = [c for c in pre.columns if c.startswith("pre_")]
         table = table.merge(pre[["user_id", *pre_cols]], on="user_id", how="left")
     return table
+
+
+def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
+               churn_day: np.ndarray, pre: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Aggregate experiment logs to one row per user in ``user_ids`` (global ids, any order).
+
+    ``arm``, ``segment`` and ``churn_day`` are aligned with ``user_ids``; ``churn_day`` holds the
+    day the account lapsed (a large number if it did not).
+    """
+    return table_from_counts(user_counts(logs, user_ids), user_ids, arm, segment, churn_day, pre)
