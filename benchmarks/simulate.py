@@ -9,7 +9,8 @@ Two benchmarks, each size measured in a fresh process (so its peak RSS is its ow
   experiment (popularity vs the hybrid with diversity and bandit artwork, 28 warm-up days,
   14 days), logs streamed to partitioned Parquet in a scratch folder, per-user table built.
 
-Peak RSS is the driver's, plus the largest worker's when there are workers.
+Peak RSS: the driver's, and all processes' together (driver, pool server and workers), sampled
+from /proc every 0.2 s.
 
     python benchmarks/simulate.py --mode sim --users 10000 100000
     python benchmarks/simulate.py --mode experiment --users 10000 100000 1000000 --workers 1 2
@@ -20,17 +21,61 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 
-def _rss_mb() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return own, kids
+def _tree_rss_mb() -> tuple[float, float]:
+    """RSS of this process and of this process plus all its descendants (worker pools fork
+    from a server process, so ``RUSAGE_CHILDREN`` would miss them), from /proc."""
+    parent, rss = {}, {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            parent[int(d)] = int(fields[1])
+            rss[int(d)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, IndexError, ValueError):
+            continue
+    me = os.getpid()
+    tree, frontier = {me}, [me]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier and p not in tree]
+        tree.update(kids)
+        frontier = kids
+    return rss.get(me, 0.0), sum(rss.get(p, 0.0) for p in tree)
+
+
+class PeakRSS:
+    """Peak RSS of the driver and of all processes together, sampled every 0.2 s in a thread."""
+
+    def __init__(self):
+        self.driver = self.total = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            own, total = _tree_rss_mb()
+            self.driver, self.total = max(self.driver, own), max(self.total, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        self.driver = max(self.driver, own)
+        self.total = max(self.total, self.driver)
 
 
 def measure_sim(users: int, days: int, workers: int) -> dict:
@@ -44,6 +89,7 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
     from recsys.world.build import build_world
     from recsys.world.config import WorldConfig
 
+    peak = PeakRSS().__enter__()
     t0 = time.perf_counter()
     world = build_world(dataclasses.replace(WorldConfig(), users=users), seed=1)
     t_world = time.perf_counter() - t0
@@ -62,11 +108,11 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
         t_sim = time.perf_counter() - t0
         sim.close()
     sessions = len(logs.sessions)
-    own, kids = _rss_mb()
+    peak.__exit__()
     return {"mode": "sim", "users": users, "days": days, "workers": workers, "world_s": t_world, "warmup_s": t_warm,
             "sim_s": t_sim, "end_to_end_s": t_world + t_warm + t_sim, "sessions": sessions,
             "sessions_per_s": sessions / t_sim, "user_days_per_s": users * days / t_sim,
-            "peak_rss_mb": own, "peak_worker_rss_mb": kids}
+            "peak_rss_mb": peak.driver, "peak_rss_all_mb": peak.total}
 
 
 def measure_experiment(users: int, days: int, workers: int, dask: bool) -> dict:
@@ -76,15 +122,14 @@ def measure_experiment(users: int, days: int, workers: int, dask: bool) -> dict:
 
     config = default_config().replace(users=users, days=days)
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp, parallel.executor(workers, dask=dask) as ex:
+    with PeakRSS() as peak, tempfile.TemporaryDirectory() as tmp, parallel.executor(workers, dask=dask) as ex:
         job = run_job(config, executor=ex, progress=False, work=__import__("pathlib").Path(tmp))
         sessions = int(job.result.table["sessions"].sum())
     total = time.perf_counter() - t0
-    own, kids = _rss_mb()
     return {"mode": "experiment", "users": users, "days": days, "workers": workers, "dask": dask,
             "end_to_end_s": total, "experiment_sessions": sessions,
             "user_days_per_s": users * (days + config.warmup_days) / total,
-            "peak_rss_mb": own, "peak_worker_rss_mb": kids}
+            "peak_rss_mb": peak.driver, "peak_rss_all_mb": peak.total}
 
 
 def main() -> None:
