@@ -38,7 +38,8 @@ from recsys.models.data import interaction_matrix
 from recsys.models.topn import top_n
 from recsys.page import Explanation, Layout, Page, UserContext
 from recsys.policy import PopularityPolicy, Policy, RandomPolicy
-from recsys.rerank import Calibration, Diversity, ItemInfo, LongTail, Reranker, RerankContext, rerank
+from recsys.rerank import (SIMILARITIES, Calibration, Diversity, ItemInfo, LongTail, Reranker, RerankContext,
+                           audience_embedding, rerank)
 from recsys.rng import KeyedRandom
 from recsys.rows import DEFAULT_ROWS, RowBuilder
 from recsys.simulate.logs import OBSERVED_PLAY_COLUMNS, Logs
@@ -107,8 +108,12 @@ class RecommenderPolicy(Policy):
         emb = self.scorer_.item_embedding() if isinstance(self.scorer_, FactorScorer) else None
         if emb is not None and emb.shape[1] <= 1:
             emb = None
+        # the audience vectors are built here, once per fit, and only when a re-ranker reads them
+        # (the play matrix itself does not travel with the policy)
+        audience = (audience_embedding(X) if any(getattr(r, "similarity", None) == "audience" for r in self.rerankers)
+                    else None)
         self.info_ = ItemInfo(catalog.genres.tocsr(), np.asarray(X.sum(axis=0)).ravel(),
-                              catalog.release_day.astype(np.int64), emb)
+                              catalog.release_day.astype(np.int64), emb, audience=audience)
         self.rerankers_ = tuple(clone(r).fit(self.info_) for r in self.rerankers)
         self.genres_ = catalog.genres.toarray() > 0
         return self
@@ -332,8 +337,9 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, *, seed: int
                         content_weight=_number("content_weight", p["content_weight"]),
                         popularity_weight=_number("popularity_weight", p["popularity_weight"]),
                         shrinkage=_number("shrinkage", p["shrinkage"]), random_state=seed)
-    if p["similarity"] not in ("genre", "latent"):
-        raise InputError(f"policy parameter similarity must be genre or latent, got {p['similarity']!r}")
+    if p["similarity"] not in SIMILARITIES:
+        raise InputError(f"policy parameter similarity must be one of {', '.join(SIMILARITIES)}, "
+                         f"got {p['similarity']!r}")
     rows = p["rows"]
     if isinstance(rows, str) or not all(isinstance(r, str) for r in rows):
         raise InputError("policy parameter rows must be a list of row kinds")

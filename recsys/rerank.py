@@ -11,7 +11,8 @@ where ``r`` is the relevance min-max scaled to [0, 1] within the user's list. Th
 over output positions, never over users. Gains:
 
 * :class:`Diversity` (MMR, Carbonell and Goldstein 1998): ``-max similarity`` to the titles
-  already chosen, cosine over genres or over latent item vectors;
+  already chosen, cosine over genres, over latent item vectors, or over the titles' audiences
+  (who played them, :func:`audience_embedding`);
 * :class:`Calibration` (Steck 2018): ``-KL(p || q~)`` between the user's genre mix ``p`` and that
   of the list so far with the candidate added, ``q~ = (1 - a) q + a p`` (a = 0.01);
 * :class:`LongTail`: a fixed bonus, 1 - popularity percentile, and 1 for a title released
@@ -27,8 +28,39 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.preprocessing import normalize
+from sklearn.utils.extmath import randomized_svd
 
 from recsys.models.features import genre_matrix
+
+
+#: rank of the audience embedding (:func:`audience_embedding`)
+AUDIENCE_RANK = 64
+
+
+def audience_embedding(X: sp.spmatrix, rank: int = AUDIENCE_RANK, random_state: int = 0) -> np.ndarray:
+    """(T, d) title vectors whose dot products approximate the cosine similarity of the titles'
+    audiences: the columns of the binary users x titles play matrix ``X`` (who played each title).
+
+    Two titles are alike when the same people watch them (item-item cosine, Sarwar et al. 2001).
+    Audiences of popular titles overlap by sheer size, so popular titles are alike and a title
+    few people watch is alike to almost nothing. The exact T x T matrix is replaced by its best
+    rank-``d`` approximation (``d = min(rank, T - 1)``): with ``X~`` the column-normalised binary
+    matrix and ``X~ = U S V'`` its truncated SVD, the vectors are the rows of ``V S``, so
+    ``V S^2 V'`` approximates ``X~' X~``. Rows have norm at most 1 (a title with no play: 0),
+    so similarities stay in [-1, 1] (in practice near [0, 1]). The randomized SVD (Halko et al.
+    2011) is seeded, so the result is reproducible.
+    """
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
+    X.eliminate_zeros()
+    X.data[:] = 1.0
+    n_users, n_items = X.shape
+    d = max(1, min(int(rank), n_items - 1, n_users - 1))
+    if X.nnz == 0 or n_items < 2 or n_users < 2:
+        return np.zeros((n_items, d), dtype=np.float32)
+    norm = np.sqrt(np.asarray(X.sum(axis=0)).ravel())
+    Xn = X @ sp.diags(np.divide(1.0, norm, out=np.zeros_like(norm), where=norm > 0))
+    _, s, vt = randomized_svd(Xn, d, n_iter=5, random_state=random_state)
+    return np.ascontiguousarray((vt.T * s).astype(np.float32))
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +71,8 @@ class ItemInfo:
     popularity: np.ndarray           # (T,) training interaction mass
     release_day: np.ndarray | None = None   # (T,) int, or None when unknown
     embedding: np.ndarray | None = None     # (T, d) unit rows for latent similarity
+    audience: np.ndarray | None = None      # (T, d) audience vectors (audience_embedding), or ...
+    plays: sp.csr_matrix | None = None      # ... the users x titles matrix to build them from on first use
 
     @property
     def n_items(self) -> int:
@@ -53,7 +87,7 @@ class ItemInfo:
             release = np.zeros(n, dtype=np.int64)
             release[items["item"].to_numpy(np.int64)] = items["release_day"].to_numpy(np.int64)
         pop = np.asarray(X.sum(axis=0)).ravel().astype(np.float64)
-        return cls(genres.tocsr(), pop, release, embedding)
+        return cls(genres.tocsr(), pop, release, embedding, plays=sp.csr_matrix(X))
 
     # derived arrays, cached on first use
     def _cached(self, name, make):
@@ -80,6 +114,14 @@ class ItemInfo:
 
     def genre_unit(self) -> np.ndarray:
         return self._cached("genre_unit", lambda: normalize(self.genres).toarray().astype(np.float32))
+
+    def audience_vectors(self) -> np.ndarray | None:
+        """``audience``, else :func:`audience_embedding` of ``plays`` (cached), else None."""
+        if self.audience is not None:
+            return self.audience
+        if self.plays is None:
+            return None
+        return self._cached("audience", lambda: audience_embedding(self.plays))
 
     def tail_score(self) -> np.ndarray:
         """1 - popularity percentile (0 for the most played title, near 1 for unplayed ones)."""
@@ -127,11 +169,22 @@ class Reranker(BaseEstimator):
         return rerank(cand, rel, [self], ctx, k)
 
 
+SIMILARITIES = ("genre", "latent", "audience")
+
+
 class Diversity(Reranker):
     """MMR: penalise a candidate by its highest similarity to a title already chosen.
 
-    ``similarity``: "genre" (cosine of genre vectors) or "latent" (cosine of the item
-    embedding given in :class:`ItemInfo`, e.g. CF item factors).
+    ``similarity``: "genre" (cosine of genre vectors), "latent" (cosine of the item embedding
+    given in :class:`ItemInfo`, e.g. CF item factors) or "audience" (cosine of the titles'
+    audiences in the logs, :func:`audience_embedding`).
+
+    The choice decides *what* a varied list varies. Genre and latent cosines spread the list
+    over tastes: the best candidates of the user's other genres, which in a user's candidate
+    list are mostly the catalogue's popular titles, the same for everyone. The audience cosine
+    counts two popular titles as redundant (their audiences overlap) and a title with a small
+    audience of its own as new, so it spreads the list away from what everyone watches
+    (docs/tune.md, "What the world does").
     """
 
     def __init__(self, weight: float = 0.0, similarity: str = "genre"):
@@ -139,14 +192,20 @@ class Diversity(Reranker):
         self.similarity = similarity
 
     def fit(self, info):
-        if self.similarity not in ("genre", "latent"):
-            raise ValueError(f"unknown similarity {self.similarity!r}: use genre or latent")
+        if self.similarity not in SIMILARITIES:
+            raise ValueError(f"unknown similarity {self.similarity!r}: use {', '.join(SIMILARITIES)}")
         if self.similarity == "latent" and info.embedding is None:
             raise ValueError("latent similarity needs ItemInfo.embedding")
+        if self.similarity == "audience" and info.audience is None and info.plays is None:
+            raise ValueError("audience similarity needs ItemInfo.audience or ItemInfo.plays")
         return super().fit(info)
 
     def _embedding(self) -> np.ndarray:
-        return self.info_.genre_unit() if self.similarity == "genre" else self.info_.embedding
+        if self.similarity == "genre":
+            return self.info_.genre_unit()
+        if self.similarity == "audience":
+            return self.info_.audience_vectors()
+        return self.info_.embedding
 
     def start(self, cand, ctx):
         E = self._embedding()

@@ -56,6 +56,8 @@ CASES = [
     ("negative world size", {"e.toml": edit("titles = 200", "titles = -5")}, ["ab", "e.toml"], ["titles", "-5"]),
     ("share above one", {"e.toml": edit("share = 0.5", "share = 1.5")}, ["ab", "e.toml"], ["share", "[0, 1]"]),
     ("share below zero", {"e.toml": edit("share = 0.5", "share = -0.5")}, ["ab", "e.toml"], ["share", "[0, 1]"]),
+    ("warm-up exploration above one", {"e.toml": edit("warmup_days = 7", "warmup_days = 7\nwarmup_explore = 2")},
+     ["ab", "e.toml"], ["warmup_explore", "[0, 1]"]),
     ("shares not summing to one", {"e.toml": edit("share = 0.5", "share = 0.3")}, ["ab", "e.toml"], ["sum to 1"]),
     ("unknown policy", {"e.toml": edit('policy = "hybrid"', 'policy = "magic"')}, ["ab", "e.toml"],
      ["unknown policy", "magic"]),

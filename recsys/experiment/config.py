@@ -42,6 +42,7 @@ class ExperimentConfig:
     users: int = 20_000
     days: int = 14
     warmup_days: int = 28
+    warmup_explore: float = 0.25           # share of the warm-up logger's slots shown at random (1 = a random start-up)
     control: str = "popularity"
     alpha: float = 0.05
     correction: str = "holm"
@@ -66,6 +67,8 @@ class ExperimentConfig:
             raise InputError(f"experiment.days must be at least 1, got {self.days}")
         if self.warmup_days < 7:
             raise InputError(f"experiment.warmup_days must be at least 7, got {self.warmup_days}")
+        if not 0.0 <= self.warmup_explore <= 1.0:
+            raise InputError(f"experiment.warmup_explore must be in [0, 1], got {self.warmup_explore}")
         if self.retrain_every < 0:
             raise InputError("experiment.retrain_every must be >= 0 (0 = never)")
         if not 0.0 < self.alpha < 1.0:
@@ -175,6 +178,7 @@ class _ExpScalars:
     users: int | None = None
     days: int | None = None
     warmup_days: int | None = None
+    warmup_explore: float | None = None
     control: str | None = None
     alpha: float | None = None
     correction: str | None = None

@@ -62,7 +62,7 @@ def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None
 
 def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
          store: RunStore | None) -> ExperimentResult:
-    warm = warm_up(sim, config.warmup_days, store=store.phase("warmup", impressions=False) if store else None)
+    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
     train_logs = warm.logs.observed()
 
     ids = np.arange(world.n_users, dtype=np.int64)
