@@ -51,8 +51,7 @@ def logs_frame(parts: list[DayLogs], keep_impressions: bool) -> Logs:
 
 def learns_from_impressions(policies: list[Policy]) -> bool:
     """Whether any policy's daily ``update`` reads impressions (bandits do; fixed artwork does not)."""
-    return any(type(p).update is not Policy.update or type(p.artwork).update is not ArtworkPolicy.update
-               for p in policies)
+    return any(_learns(p) for p in policies)
 
 
 def arm_rows(logs: Logs, arm: np.ndarray, a: int, start: int = 0) -> Logs:
@@ -66,7 +65,14 @@ def arm_rows(logs: Logs, arm: np.ndarray, a: int, start: int = 0) -> Logs:
 
 def summarize_shard(policies: list[Policy], logs: Logs, arm: np.ndarray, start: int) -> list:
     """Each policy's :meth:`~recsys.policy.Policy.summarize` of its arm's rows of one shard's logs."""
-    return [p.summarize(arm_rows(logs, arm, a, start)) for a, p in enumerate(policies)]
+    return [p.summarize(arm_rows(logs, arm, a, start)) if _learns(p) else None for a, p in enumerate(policies)]
+
+
+def _learns(policy: Policy) -> bool:
+    """Whether the policy (or its artwork policy) overrides any of the daily learning methods."""
+    methods = ("update", "summarize", "learn")
+    return (any(getattr(type(policy), m) is not getattr(Policy, m) for m in methods)
+            or any(getattr(type(policy.artwork), m) is not getattr(ArtworkPolicy, m) for m in methods))
 
 
 def _light(policy: Policy) -> ArtworkPolicy:

@@ -58,7 +58,9 @@ class RunStore:
             path = self._log_path(kind, day, shard)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+            # no dictionary encoding: 3x faster to write (a shard-day's impressions: 89 -> 27 ms)
+            # for 20% larger files; these columns are mostly ids and floats of high cardinality
+            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, use_dictionary=False)
             _replace(tmp, path)
 
     def write_state(self, day: int, shard: int, arrays: dict[str, np.ndarray]) -> None:
