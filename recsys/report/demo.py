@@ -488,7 +488,8 @@ def section_preview(previews: Mapping[str, str] | None) -> str:
 def section_methods(a: dict, job) -> str:
     cfg = job.result.config
     rows = [r for r in a["results"] if r["segment"] == "all"]
-    n_rows = len(a["results"])
+    n_all = sum(r["segment"] == "all" for r in a["results"])
+    n_seg = len(a["results"]) - n_all
     vr = [r for r in rows if r.get("variance_reduction") is not None]
     vr_tab = "".join(f"<tr><td>{_e(r['metric'])}</td><td class='l'>{_e(r.get('covariate', ''))}</td>"
                      f"<td class='num'>{_share(r['variance_reduction'])}</td></tr>" for r in vr)
@@ -522,8 +523,10 @@ control and treatment columns stay raw; difference, lift and p-value are adjuste
 <dt>Composite: engagement efficiency</dt><dd>play rate × completion rate / time to first play has no closed-form
 variance, so it is bootstrapped: a seeded Poisson bootstrap over users (each user gets a Poisson(1) weight per
 replicate), normal interval from the bootstrap variance. {boot_txt}.</dd>
-<dt>Multiple comparisons</dt><dd>{n_rows} comparisons (metric × segment × arm) are corrected together with
-{correction}; a result is significant when its adjusted p ≤ {a['alpha']:g}.</dd>
+<dt>Multiple comparisons</dt><dd>Two families, each corrected with {correction}: the {n_all} whole-population
+comparisons (metric × arm), on which the verdict rests, and the {n_seg} segment comparisons (metric × segment × arm) of
+the breakdown. A result is significant when its adjusted p ≤ {a['alpha']:g}. Correcting the segments apart means that
+looking at them never weakens the headline tests.</dd>
 <dt>Sample-ratio mismatch</dt><dd>Pearson's chi-squared test of the arms' user counts against the configured split.
 It fires at p &lt; 0.001; then the verdict is "investigate" whatever the metrics say, since users were lost or
 duplicated unevenly.</dd>

@@ -62,7 +62,8 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
         notes.append("+cuped: diff and lift adjusted for pre-period covariates; control and treatment are raw values")
     if any(r["method"] == "bootstrap" for r in result["results"]):
         notes.append("bootstrap: users resampled with Poisson weights; normal interval from the bootstrap variance")
-    notes.append(f"p adj: {result['correction']} across all rows; sig = p adj <= {alpha:g}")
+    notes.append(f"p adj: {result['correction']} within two families (the 'all' rows; the segment rows); "
+                 f"sig = p adj <= {alpha:g}")
     out.extend(f"  {n}" for n in notes)
     het = result.get("heterogeneity") or []
     if het:

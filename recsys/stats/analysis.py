@@ -2,7 +2,7 @@
 
 ``analyze`` validates the table, reduces it to summary statistics in one grouping, runs each
 metric's test (Welch, delta method or proportion z; CUPED when a ``pre_*`` covariate exists;
-the bootstrap for composites and on request), corrects the p-values across all rows, tests
+the bootstrap for composites and on request), corrects the p-values within two families (the whole population's rows; the segment rows), tests
 whether effects differ across segments, checks the sample ratio, and asks
 :mod:`recsys.decision` for the verdict. The result is the JSON of contracts section 3.
 """
@@ -194,10 +194,14 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
         if m.name in boot_names:
             boot_info[m.name] = {"replicates": n_boot, "seed": seed, "max_units": boot.MAX_UNITS}
 
-    p_adj = adjust([r["p_value"] for r in rows], correction)
-    for r, q in zip(rows, p_adj):
-        r["p_adjusted"] = float(q) if np.isfinite(q) else None
-        r["significant"] = bool(np.isfinite(q) and q <= alpha)
+    # two families: the whole population's rows (the confirmatory tests the decision reads) and
+    # the segment rows (the breakdown), each corrected on its own, so asking for segments never
+    # changes the headline p-values
+    for family in ([r for r in rows if r["segment"] == "all"], [r for r in rows if r["segment"] != "all"]):
+        p_adj = adjust([r["p_value"] for r in family], correction)
+        for r, q in zip(family, p_adj):
+            r["p_adjusted"] = float(q) if np.isfinite(q) else None
+            r["significant"] = bool(np.isfinite(q) and q <= alpha)
 
     result = {
         "control": control,

@@ -40,6 +40,22 @@ def test_correction_and_significance(small_table):
     assert all(b["p_adjusted"] <= h["p_adjusted"] + 1e-15 for b, h in zip(bh["results"], holm["results"]))
 
 
+def test_segments_never_change_the_headline_tests(small_table):
+    """The whole-population rows form their own family: the same adjusted p-values with or
+    without the segment breakdown, equal to statsmodels' Holm on those rows alone."""
+    from statsmodels.stats.multitest import multipletests
+
+    plain = analyze(small_table, "popularity", correction="holm")["results"]
+    with_seg = analyze(small_table, "popularity", segments=True, correction="holm")["results"]
+    headline = [r for r in with_seg if r["segment"] == "all"]
+    assert [r["p_adjusted"] for r in headline] == pytest.approx([r["p_adjusted"] for r in plain])
+    expect = multipletests([r["p_value"] for r in plain], method="holm")[1]
+    assert [r["p_adjusted"] for r in plain] == pytest.approx(list(expect))
+    seg = [r for r in with_seg if r["segment"] != "all"]
+    expect = multipletests([r["p_value"] for r in seg], method="holm")[1]
+    assert [r["p_adjusted"] for r in seg] == pytest.approx(list(expect))
+
+
 def test_methods_follow_cuped_and_covariates(small_table):
     with_cuped = {r["metric"]: r for r in analyze(small_table, "popularity")["results"]}
     assert with_cuped["ctr"]["method"] == "delta+cuped"
