@@ -39,7 +39,8 @@ def _select(S: np.ndarray, k: int, excl: np.ndarray | None, F: sp.csr_matrix | N
         S[:, excl] = -np.inf
     if F is not None and F.nnz:
         S[np.repeat(np.arange(F.shape[0]), np.diff(F.indptr)), F.indices] = -np.inf
-    top = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    m = S.shape[1]
+    top = np.argpartition(S, m - k, axis=1)[:, m - k:] if k < m else np.broadcast_to(np.arange(m), S.shape).copy()
     order = np.argsort(-np.take_along_axis(S, top, 1), axis=1, kind="stable")
     ids = np.take_along_axis(top, order, 1)
     return ids, np.take_along_axis(S, ids, 1)
