@@ -1,9 +1,10 @@
 """recsys.exposure: homogenisation (mean pairwise Jaccard) against hand-computed and brute-force
 values, the sample, coverage / long tail / genre shares, and, on a small world, what retraining
 on the arm's own feedback and the diversity weight do to them. Homogenisation falls as the MMR
-weight rises when MMR compares titles by their audiences (and rises when it compares genres).
-That retraining raises it (Chaney et al.) is a strict xfail: the current world does not produce
-it (an XPASS, once it does, fails the run so the marker gets removed)."""
+weight rises when MMR compares titles by their audiences (and rises when it compares genres);
+retraining raises it when the model's first data came from a random start-up period, as in
+Chaney et al. (2018), and not under the default personalised incumbent, which has already
+homogenised users (docs/tune.md, 'What the world does')."""
 
 from __future__ import annotations
 
