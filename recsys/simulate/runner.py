@@ -93,7 +93,7 @@ def _advance(args) -> tuple[ShardState, Logs, list | None]:
         state.users = resolve(users_h).slice(state.start, state.stop)
     if source is not None:  # the shard's state stays with the workers: yesterday's checkpoint
         src_store, src_day = source
-        state.load(src_store.read_state(src_day, index), tuple(k for k in ShardState.DYNAMIC if k != "arm"))
+        state.load(src_store.read_state(src_day, index), ShardState.RESTORED)
     policies = []
     for h, art in zip(policy_hs, resolve(artworks)):
         p = copy.copy(resolve(h))

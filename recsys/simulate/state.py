@@ -62,6 +62,8 @@ class ShardState:
 
     DYNAMIC = ("arm", "satisfaction", "satiation", "churned", "churn_day", "watched", "passed",
                "obs_recent", "obs_profile", "obs_plays", "obs_sessions")
+    #: what a worker restores from a checkpoint (``arm`` comes from the driver, with the task)
+    RESTORED = DYNAMIC[1:]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The state that changes day by day (a checkpoint; the rest is rebuilt from the world)."""
@@ -79,7 +81,7 @@ class ShardState:
     def skeleton(self) -> "ShardState":
         """The shard without its users' traits and its dynamic state except ``arm`` (what a task
         carries when the state itself is read from a checkpoint on the worker)."""
-        return dataclasses.replace(self, users=None, **{k: None for k in self.DYNAMIC if k != "arm"})
+        return dataclasses.replace(self, users=None, **{k: None for k in self.RESTORED})
 
     @property
     def n(self) -> int:
