@@ -79,7 +79,7 @@ class RecommenderPolicy(Policy):
     def __init__(self, scorer: Scorer, rerankers: tuple[Reranker, ...] = (), rows: RowBuilder | None = None,
                  artwork: ArtworkPolicy | None = None, *, name: str = "recommender", candidates: int = 100,
                  rerank_depth: int = 100, halflife: float | None = None, popular_halflife: float = 7.0,
-                 chunk: int = 2048, n_jobs: int = 1):
+                 chunk: int = 1024, n_jobs: int = 1):
         super().__init__(artwork)
         self.scorer = scorer
         self.rerankers = tuple(rerankers)
@@ -159,9 +159,14 @@ class RecommenderPolicy(Policy):
         n = len(ctx)
         if n == 0:
             return self.add_artwork(Page.from_ranked(np.zeros((0, layout.slots), np.int32), layout), ctx, rand)
-        chunks = [np.arange(s, min(s + self.chunk, n)) for s in range(0, n, self.chunk)]
-        if self.n_jobs > 1 and len(chunks) > 1:
-            with single_threaded_blas(), ThreadPoolExecutor(self.n_jobs) as pool:
+        # equal chunks, as many as a multiple of the threads, so that no thread idles at the end
+        jobs = max(int(self.n_jobs), 1)
+        n_chunks = -(-n // max(int(self.chunk), 1))
+        if jobs > 1 and n_chunks > 1:
+            n_chunks = -(-n_chunks // jobs) * jobs
+        chunks = np.array_split(np.arange(n), min(n_chunks, n))
+        if jobs > 1 and len(chunks) > 1:
+            with single_threaded_blas(), ThreadPoolExecutor(jobs) as pool:
                 parts = list(pool.map(lambda idx: self._pages(ctx.take(idx), layout, 1), chunks))
         else:
             parts = [self._pages(ctx.take(idx), layout) for idx in chunks]

@@ -73,3 +73,51 @@ def test_generic_path():
     ids, sc = top_n(model, users, X, 7, filter=X[users], chunk=6)
     bid, _ = _brute(model.score(users), 7, X[users])
     np.testing.assert_array_equal(ids, bid)
+
+
+def _sampled_case(seed=0, n=60, m=5000):
+    """Scores with many ties (rounded), an adversarial row and a nearly all-filtered row."""
+    rng = np.random.default_rng(seed)
+    S = np.round(rng.standard_normal((n, m)), 1).astype(np.float32)
+    cols = topn._sample_columns(m)
+    S[0, cols] = 100.0 + np.arange(len(cols))  # the sample overshoots: exact fallback
+    S[1, :] = -np.inf
+    S[1, :7] = 1.0  # fewer finite scores than k
+    S[2, :] = 0.0  # everything tied
+    return S
+
+
+@pytest.mark.parametrize("k", [1, 40, 300])
+def test_threshold_selection_is_exact_with_ties_by_id(k):
+    S = _sampled_case()
+    assert topn._SAMPLE_MARGIN * k < S.shape[1]  # the sampled path, not the whole-row sort
+    ids, sc = topn._select(S.copy(), k, None, None)
+    bid = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    finite = np.isfinite(np.take_along_axis(S, bid, 1))
+    np.testing.assert_array_equal(np.where(finite, ids, -1), np.where(finite, bid, -1))
+    np.testing.assert_array_equal(sc[finite], np.take_along_axis(S, bid, 1)[finite])
+    assert np.isneginf(sc[~finite]).all()
+    assert (~finite).sum() == k - 7 if k > 7 else True
+
+
+def test_chunking_does_not_change_dense_results():
+    X = sp.random(300, 4000, density=0.01, format="csr", dtype=np.float32, random_state=3)
+    model = ALS(factors=8, iterations=3, random_state=0).fit(X)
+    users = np.arange(300)
+    a = top_n(model, users, X, 50, filter=X[users], chunk=7)
+    b = top_n(model, users, X, 50, filter=X[users], chunk=1000)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+
+
+def test_one_user_at_a_time_matches_the_batch():
+    """Small batches score every title and mask the excluded; large ones never score them."""
+    X = sp.random(200, 3000, density=0.01, format="csr", dtype=np.float32, random_state=4)
+    model = ALS(factors=8, iterations=3, random_state=0).fit(X)
+    users = np.arange(40)
+    excl = np.arange(0, 3000, 7)
+    batch = top_n(model, users, X, 30, filter=X[users], exclude=excl)
+    ones = [top_n(model, users[i:i + 1], X, 30, filter=X[users[i:i + 1]], exclude=excl) for i in range(len(users))]
+    np.testing.assert_array_equal(batch[0], np.vstack([o[0] for o in ones]))
+    np.testing.assert_allclose(batch[1], np.vstack([o[1] for o in ones]), rtol=1e-6)
+    assert not np.isin(batch[0], excl).any()
