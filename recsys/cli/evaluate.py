@@ -9,6 +9,7 @@ cold start, docs/models.md "New titles offline").
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from recsys.cli import probability
@@ -18,6 +19,8 @@ TEST_FRACTION = 0.2
 #: the new-title hold-out's default: about the last two weeks of the world's four-week warm-up,
 #: so titles released after the cut have had time to be shown and played (docs/models.md)
 NEW_TITLES_TEST_FRACTION = 0.5
+#: below this share of users evaluated, a temporal split gets a note suggesting --split random
+FEW_EVALUATED = 0.25
 
 
 def _k(text: str) -> int:
@@ -141,4 +144,9 @@ def run(args) -> int:
     print(f"k={args.k}, split={args.split}, test_fraction={test_fraction}, data={source}"
           + (", candidates=titles released after the cut" if args.new_titles else ""))
     print(format_table(result))
+    n_users = int(interactions["user"].nunique()) if "user" in interactions else 0
+    evaluated = int(result.loc[result["segment"] == "all", "users"].max()) if len(result) else 0
+    if args.split == "temporal" and not args.new_titles and n_users and evaluated < FEW_EVALUATED * n_users:
+        print(f"note: only {evaluated} of {n_users} users have interactions on both sides of the temporal cut; "
+              "--split random holds out part of every user's history", file=sys.stderr)
     return 0

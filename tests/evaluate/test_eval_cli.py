@@ -41,6 +41,23 @@ def test_csv_with_segments_and_random_split(tmp_path, capsys):
     assert set(res["models"]) == {"popularity", "als"} and set(res["segments"]) == {"c0", "c1", "c2"}
 
 
+def test_temporal_split_that_leaves_few_users_gets_a_note(tmp_path, capsys):
+    """Users who stop before the cut or start after it are not evaluated; the CLI says so."""
+    inter, _ = planted_dataset(200, 80, clusters=3, mean_plays=10, seed=5)
+    inter = inter.drop(columns="cluster")
+    # most users' plays in one burst: their own start time, spread over the whole span
+    start = inter["user"].map(dict(zip(range(200), range(0, 200_000, 1000))))
+    inter["timestamp"] = start + inter.groupby("user").cumcount()
+    p = tmp_path / "bursts.csv"
+    inter.to_csv(p, index=False)
+    assert main(["evaluate", "--interactions", str(p), "--models", "popularity", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert "note: only" in err and "--split random" in err
+    assert main(["evaluate", "--interactions", str(p), "--models", "popularity", "--split", "random",
+                 "--no-progress"]) == 0
+    assert "note:" not in capsys.readouterr().err
+
+
 def test_synthetic_world_is_the_default(monkeypatch, tmp_path, capsys):
     fake = types.ModuleType("recsys.simulate.warmup")
     fake.synthetic_interactions = lambda world_config=None, seed=0: planted_dataset(150, 60, mean_plays=8, seed=seed)
