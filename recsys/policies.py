@@ -71,9 +71,9 @@ class RecommenderPolicy(Policy):
     """A scorer, re-rankers, a row builder and an artwork policy, as one :class:`Policy`.
 
     ``halflife`` (days) decays old plays in the matrix the scorer fits on (None: no decay);
-    "Popular now" always uses plays decayed by ``popular_halflife``. Pages are built in chunks
-    of ``chunk`` users, on ``n_jobs`` threads (numpy and implicit release the GIL; keep 1 when
-    the harness already runs one process per core).
+    "Popular now" always uses plays decayed by ``popular_halflife``. Pages are built in equal
+    chunks of at most ``chunk`` users, on ``n_jobs`` threads (numpy and implicit release the GIL;
+    keep 1 when the harness already runs one process per core); the pages do not depend on either.
     """
 
     def __init__(self, scorer: Scorer, rerankers: tuple[Reranker, ...] = (), rows: RowBuilder | None = None,
