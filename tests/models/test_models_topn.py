@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from recsys.models import topn
 
@@ -121,3 +123,24 @@ def test_one_user_at_a_time_matches_the_batch():
     np.testing.assert_array_equal(batch[0], np.vstack([o[0] for o in ones]))
     np.testing.assert_allclose(batch[1], np.vstack([o[1] for o in ones]), rtol=1e-6)
     assert not np.isin(batch[0], excl).any()
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 12), m=st.integers(1, 2500), k=st.integers(1, 200), levels=st.sampled_from([3, 50, 0]),
+       filtered=st.floats(0.0, 0.999), seed=st.integers(0, 2**31 - 1))
+def test_selection_matches_a_stable_sort(n, m, k, levels, filtered, seed):
+    """Any shape, k, tie density (levels: distinct values, 0 = continuous) and share of -inf."""
+    k = min(k, m)
+    rng = np.random.default_rng(seed)
+    S = rng.standard_normal((n, m)).astype(np.float32)
+    if levels:
+        S = np.floor(S * levels / 4).astype(np.float32)
+    S[rng.random((n, m)) < filtered] = -np.inf
+    ids, sc = topn._select(S.copy(), k)
+    bid = np.argsort(-S, axis=1, kind="stable")[:, :k]
+    bsc = np.take_along_axis(S, bid, 1)
+    finite = np.isfinite(bsc)
+    assert ids.shape == sc.shape == (n, k)
+    np.testing.assert_array_equal(ids[finite], bid[finite])
+    np.testing.assert_array_equal(sc[finite], bsc[finite])
+    assert np.isneginf(sc[~finite]).all()
