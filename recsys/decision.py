@@ -177,7 +177,9 @@ def _arm_decision(result: Mapping, roles: Roles, arm: str, level: str, correctio
             if s in rows and s != roles.primary and s not in roles.guardrails:
                 eff = _effect(rows[s])
                 what = "significant" if eff != "no clear change" else "not significant"
-                reasons.append(f"{role} {_change(rows[s], level)}, {what} ({eff})")
+                # the CI shown is per metric; significance is after correction, so both are given
+                reasons.append(f"{role} {_change(rows[s], level)}, {what} ({after}, adjusted p = "
+                               f"{_p(rows[s]['p_adjusted'])}; {eff})")
     if effect == "worse" or breached:
         verdict = "no-ship"
     elif effect == "better" and not unknown:

@@ -69,8 +69,6 @@ def run(args) -> int:
     print(render_analysis(job.analysis, segments=False))
     print(render_sequential(job.analysis.get("sequential") or [], job.analysis["alpha"], daily=args.daily))
     d = job.analysis["decision"]
-    print(f"\nVerdict: {d['verdict'].upper()}")
-    for r in d["reasons"]:
-        print(f"  - {r}")
+    print(f"\nVerdict: {d['verdict'].upper()} (reasons under Decision above; trade-offs in the report)")
     print(f"\nFinished in {time.perf_counter() - t0:.0f} s. Report: {out / 'report.html'}")
     return 0
