@@ -91,3 +91,12 @@ def test_tradeoff_table_and_errors():
     d = decide(res).to_dict()
     assert d["tradeoffs"][0]["metric"] == "ctr"
     assert any("watch_minutes fell" in r for r in d["reasons"])
+
+
+def test_secondary_reason_gives_the_adjusted_p_beside_an_unadjusted_ci():
+    """A secondary metric's CI can exclude 0 while the corrected test does not: say both."""
+    secondary = row("watch_minutes", -0.019, -0.034, -0.003, False)
+    d = decide(result(row("ctr", 0.2, 0.18, 0.22, True), *GOOD_GUARDS, secondary))
+    reason = next(r for r in d.reasons if r.startswith("secondary watch_minutes"))
+    assert "-3.4% to -0.3%" in reason and "not significant" in reason
+    assert "after holm correction, adjusted p = 0.5" in reason
