@@ -54,13 +54,15 @@ class RunStore:
             if cols is None:
                 continue
             schema = KINDS[kind]
-            df = frame(schema, cols) if cols else empty_frame(schema)
+            # straight from the arrays to Arrow, in the schema's order and dtypes (no DataFrame)
+            table = pa.table({c: np.asarray(cols[c]).astype(t, copy=False) if cols else np.empty(0, dtype=t)
+                              for c, t in schema.items()})
             path = self._log_path(kind, day, shard)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             # no dictionary encoding: 3x faster to write (a shard-day's impressions: 89 -> 27 ms)
             # for 20% larger files; these columns are mostly ids and floats of high cardinality
-            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp, use_dictionary=False)
+            pq.write_table(table, tmp, use_dictionary=False)
             _replace(tmp, path)
 
     def write_state(self, day: int, shard: int, arrays: dict[str, np.ndarray]) -> None:
