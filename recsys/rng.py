@@ -44,13 +44,24 @@ def _mix(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> _S31)
 
 
+def _mix_into(z: np.ndarray, tmp: np.ndarray) -> None:
+    """:func:`_mix` in place (``tmp``: scratch of z's shape): the same bits, no temporaries."""
+    for shift, mult in ((_S30, _M1), (_S27, _M2), (_S31, None)):
+        np.right_shift(z, shift, out=tmp)
+        z ^= tmp
+        if mult is not None:
+            z *= mult
+
+
 def _chain(start, counters) -> np.ndarray:
     """Mix ``counters`` one after another into ``start`` (a key or an array of partial states)."""
     with np.errstate(over="ignore"):
         shapes = [np.shape(start)] + [np.shape(c) for c in counters]
         z = np.broadcast_to(np.asarray(start, dtype=np.uint64), np.broadcast_shapes(*shapes)).copy()
+        tmp = np.empty_like(z)
         for c in counters:
-            z = _mix(z + np.asarray(c).astype(np.uint64) * _GOLDEN + _GOLDEN)
+            z += np.asarray(c).astype(np.uint64) * _GOLDEN + _GOLDEN
+            _mix_into(z, tmp)
         return z
 
 
