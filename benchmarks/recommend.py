@@ -119,7 +119,6 @@ def main(argv=None) -> dict:
     _, t_bpr = timed(lambda: BPR(factors=64, iterations=100, num_threads=threads, random_state=0).fit(X))
     print(f"fit BPR (64 factors, 100 iterations, {threads} threads): {t_bpr:.1f} s")
 
-
     policy = RecommenderPolicy(
         Hybrid(ALS(factors=64, iterations=15, regularization=1.0, alpha=20.0, num_threads=threads), Content(),
                random_state=0),
@@ -150,11 +149,11 @@ def main(argv=None) -> dict:
         imp_runs.append(implicit_pass())
         our_runs.append(our_pass())
     imp_ups, ours_ups = float(np.median(imp_runs)), float(np.median(our_runs))
-    runs = lambda r: ", ".join(f"{x:,.0f}" for x in r)
+    imp_list, our_list = (", ".join(f"{x:,.0f}" for x in r) for r in (imp_runs, our_runs))
     print(f"implicit recommend (N=100, filter watched), all users: {imp_ups:,.0f} users/s "
-          f"(median of {args.repeat}: {runs(imp_runs)})")
+          f"(median of {args.repeat}: {imp_list})")
     print(f"our homepage (hybrid + diversity {args.diversity} + rows + artwork), batches of {args.batch}: "
-          f"{ours_ups:,.0f} pages/s (median of {args.repeat}: {runs(our_runs)})")
+          f"{ours_ups:,.0f} pages/s (median of {args.repeat}: {our_list})")
     print(f"ratio ours / implicit: {ours_ups / imp_ups:.2f} (target >= 0.7)")
 
     rng = np.random.default_rng(args.seed)

@@ -89,26 +89,25 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
     from recsys.world.build import build_world
     from recsys.world.config import WorldConfig
 
-    peak = PeakRSS().__enter__()
-    t0 = time.perf_counter()
-    world = build_world(dataclasses.replace(WorldConfig(), users=users), seed=1)
-    t_world = time.perf_counter() - t0
-    with parallel.executor(workers) as ex:
-        sim = Simulation(world, 1, executor=ex)
+    with PeakRSS() as peak:
         t0 = time.perf_counter()
-        warm = warm_up(sim, 7)
-        t_warm = time.perf_counter() - t0
-        policies = [PopularityPolicy(), RandomPolicy()]
-        for p in policies:
-            p.fit(warm.logs.observed(), world.catalog, day=0, n_users=users)
-        sim.set_arms((np.arange(users) % 2).astype(np.int8))
-        rands = [KeyedRandom.from_seed(1, "policy", name) for name in ("popularity", "random")]
-        t0 = time.perf_counter()
-        logs = sim.run(policies, range(days), rands, keep_impressions=False)
-        t_sim = time.perf_counter() - t0
-        sim.close()
-    sessions = len(logs.sessions)
-    peak.__exit__()
+        world = build_world(dataclasses.replace(WorldConfig(), users=users), seed=1)
+        t_world = time.perf_counter() - t0
+        with parallel.executor(workers) as ex:
+            sim = Simulation(world, 1, executor=ex)
+            t0 = time.perf_counter()
+            warm = warm_up(sim, 7)
+            t_warm = time.perf_counter() - t0
+            policies = [PopularityPolicy(), RandomPolicy()]
+            for p in policies:
+                p.fit(warm.logs.observed(), world.catalog, day=0, n_users=users)
+            sim.set_arms((np.arange(users) % 2).astype(np.int8))
+            rands = [KeyedRandom.from_seed(1, "policy", name) for name in ("popularity", "random")]
+            t0 = time.perf_counter()
+            logs = sim.run(policies, range(days), rands, keep_impressions=False)
+            t_sim = time.perf_counter() - t0
+            sim.close()
+        sessions = len(logs.sessions)
     return {"mode": "sim", "users": users, "days": days, "workers": workers, "world_s": t_world, "warmup_s": t_warm,
             "sim_s": t_sim, "end_to_end_s": t_world + t_warm + t_sim, "sessions": sessions,
             "sessions_per_s": sessions / t_sim, "user_days_per_s": users * days / t_sim,
