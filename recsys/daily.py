@@ -10,11 +10,10 @@ logs streamed in one day at a time. Descriptive aggregates only; inference stays
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from recsys.simulate.logs import Logs
 from recsys.simulate.tables import table_from_counts, user_counts
@@ -133,52 +132,24 @@ def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.D
 
 
 def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
-                          control: str, metrics: Sequence[str], alpha: float = 0.05,
-                          days: Iterable[int] | None = None, roles: Mapping[str, str] | None = None) -> list[dict]:
-    """Always-valid monitoring of ``metrics`` (each treatment arm against ``control``) on the
-    cumulative table of every day (:func:`recsys.stats.analysis.monitor`, no CUPED).
-
-    One record per (day, arm, metric): estimate (treatment - control), ci_low/ci_high (that
-    look's always-valid interval), p_value (always valid: min over looks so far) and reject;
-    also se, the fixed-horizon normal interval of the look (what a naive daily peek shows),
-    cs_low/cs_high (the confidence sequence intersected over the looks so far: empty, low >
-    high, when the effect drifts over days), users per arm and the mixing variance tau2.
-    Composite metrics are skipped (the mixture test needs a closed-form variance).
-    """
-    from recsys.stats.analysis import monitor_many
-    from recsys.stats.metrics import get_metric
-    from recsys.stats.sequential import confidence_radius
+                          control: str, roles=None, levels=None, days: Iterable[int] | None = None) -> list[dict]:
+    """Always-valid monitoring of the decision's metrics (each treatment arm against
+    ``control``) on the cumulative table of every day: :func:`recsys.stats.analysis.monitor`
+    with the experiment's roles and levels; one record per (day, arm, metric)."""
+    from recsys.stats.analysis import monitor
 
     tables = cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days)
-    first = next(tables, None)
-    if first is None:
-        return []
-    looks = [first[0]]
-    wanted = [m for m in dict.fromkeys(metrics) if get_metric(m, first[1].columns).kind != "composite"]
-    head = [first[1]]
-    del first
+    looks: list[int] = []
 
     def frames():  # one cumulative table alive at a time
-        yield head.pop()
         for d, t in tables:
             looks.append(d)
             yield t
 
-    results = monitor_many(frames(), control, wanted, alpha)
-    z = float(sps.norm.ppf(1 - alpha / 2))
-    out = []
-    for metric in wanted:
-        for arm, res in results[metric].items():
-            se = np.array([lk.se for lk in res.looks])
-            radius = confidence_radius(se ** 2, res.tau2, alpha)
-            for day, lk, r in zip(looks, res.looks, radius):
-                out.append({"day": int(day), "arm": arm, "metric": metric, "role": (roles or {}).get(metric, ""),
-                            "estimate": lk.diff, "ci_low": lk.diff - r, "ci_high": lk.diff + r,
-                            "p_value": lk.p_value, "reject": lk.reject, "se": lk.se,
-                            "fixed_ci_low": lk.diff - z * lk.se, "fixed_ci_high": lk.diff + z * lk.se,
-                            "cs_low": lk.ci_low, "cs_high": lk.ci_high,
-                            "n_control": lk.n_control, "n_treatment": lk.n_treatment, "tau2": res.tau2})
-    return out
+    records = monitor(frames(), control, roles, levels)
+    for r in records:   # the looks are labelled by their calendar day
+        r["day"] = looks[r["day"]]
+    return records
 
 
 def churn_day_of(result) -> tuple[np.ndarray, bool]:
@@ -192,12 +163,11 @@ def churn_day_of(result) -> tuple[np.ndarray, bool]:
     return estimated_churn_day(result.logs.sessions, ids, result.table["churned"].to_numpy()), False
 
 
-def monitor_result(result, alpha: float, roles) -> list[dict]:
+def monitor_result(result, roles, levels) -> list[dict]:
     """:func:`sequential_monitoring` of an :class:`~recsys.experiment.runner.ExperimentResult`
-    on its primary metric and guardrails (``roles``: a :class:`recsys.decision.Roles`)."""
+    with the roles and levels of its analysis."""
     t = result.table
     cd, _ = churn_day_of(result)
-    names = roles.metrics()
     return sequential_monitoring(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(), t["segment"].to_numpy(),
-                                 cd, result.warmup.pre, control=result.config.control, metrics=names, alpha=alpha,
-                                 days=range(result.config.days), roles={m: roles.role(m) for m in names})
+                                 cd, result.warmup.pre, control=result.config.control, roles=roles, levels=levels,
+                                 days=range(result.config.days))

@@ -1,7 +1,9 @@
 """Atomic output: every file is written to a temporary sibling and renamed into place.
 
 An interrupted run therefore leaves either the complete previous file or nothing, never a
-half-written one.
+half-written one. Files and folders get the permissions the umask gives (a temporary file is
+created private, so it is opened up before the rename). A missing parent folder of an output
+file is created when the file is written, as ``--out`` creates its folder.
 """
 
 from __future__ import annotations
@@ -19,20 +21,55 @@ import pandas as pd
 from recsys.errors import InputError
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new file gets under the current umask (0644 under 0022)."""
+    return 0o666 & ~_umask()
+
+
+def dir_mode() -> int:
+    """The mode a new folder gets under the current umask (0755 under 0022)."""
+    return 0o777 & ~_umask()
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """Fail early, before any work, if ``path`` cannot be written: it is a folder, or its
+    nearest existing ancestor is not a writable folder. Creates nothing."""
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"cannot write {path}: it is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    ancestor = parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise InputError(f"cannot write {path}: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK):
+        raise InputError(f"cannot write {path}: directory {ancestor} is not writable")
+    return path
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` on success only."""
-    path = Path(path)
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success only.
+    A missing parent folder is created (with the umask's permissions)."""
+    path = check_writable(path)
     parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot write {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"cannot write {path}: directory {parent} is not writable")
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, file_mode())
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
@@ -138,6 +175,7 @@ def atomic_dir(path: str | os.PathLike, *, exist_ok: bool = False) -> Iterator[P
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent))
     try:
         yield tmp
+        os.chmod(tmp, dir_mode())
         if path.exists() and not any(path.iterdir()):
             path.rmdir()
         if not path.exists():

@@ -18,21 +18,69 @@ import numpy as np
 import pandas as pd
 
 from recsys.daily import monitor_result
-from recsys.decision import Roles
+from recsys.decision import Decision, daily_verdicts, decide
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
 from recsys.exposure import exposure_table
 from recsys.errors import InputError
 from recsys.io import atomic_dir, write_bytes, write_json, write_table, write_text
 from recsys.simulate.store import RunStore
-from recsys.stats.analysis import analyze
+from recsys.stats.analysis import Analysis, analyze
+
+
+@dataclass
+class Evidence:
+    """What a report shows beyond the analysis, computed from a run's logs and policies
+    (descriptive aggregates only; inference stays in the analysis)."""
+
+    arms: list[str]
+    daily: pd.DataFrame           # per (arm, day): users, sessions, clicks, ctr, minutes (recsys.daily)
+    survival: pd.DataFrame        # per (arm, day): users not yet churned
+    churn_exact: bool
+    exposure: pd.DataFrame        # per arm: coverage, long-tail share, homogenisation
+    genre_share: pd.DataFrame     # per (arm, genre): share of plays
+    offline: pd.DataFrame | None  # per arm: offline metrics of its scorer
+    offline_note: str
+
+
+def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool = True) -> Evidence:
+    """The report's descriptive evidence from ``result``'s logs (and, with ``offline``, the
+    offline evaluation of each arm's scorer on the warm-up)."""
+    from recsys import daily as dly
+    from recsys.evaluate.arms import arm_offline_metrics
+    from recsys.exposure import genre_shares
+
+    t = result.table
+    ids, arm = t["user_id"].to_numpy(), t["arm"].to_numpy()
+    days = range(result.config.days)
+    churn_day, exact = dly.churn_day_of(result)
+    cat = result.world.catalog
+    warm = np.bincount(result.warmup.logs.plays["title"].to_numpy(np.int64), minlength=cat.n_titles)
+    users = t[["user_id", "arm"]]
+    genres = genre_shares(result.logs.plays, users, cat.genres, names=cat.genre_names)
+    off, note = arm_offline_metrics(result) if offline else (None, "not asked for")
+    return Evidence(
+        arms=list(arms),
+        daily=dly.daily_metrics(result.logs.sessions, result.logs.plays, ids, arm, days=days, arm_order=arms),
+        survival=dly.retention(churn_day, arm, days, arm_order=arms),
+        churn_exact=exact,
+        exposure=exposure_table(result.logs.plays, users, cat.n_titles, popularity=warm, seed=result.config.seed)
+        .set_index("arm").reindex(arms).reset_index(),
+        genre_share=genres.melt(id_vars="arm", var_name="genre", value_name="share"),
+        offline=off, offline_note=note)
 
 
 @dataclass
 class JobOutput:
+    """A finished job: the run, its analysis and decision, and ``analysis``, the JSON written to
+    analysis.json (the analysis, ``decision``, the daily ``sequential`` records and their
+    ``sequential_decision``, and the ``arm_summary``)."""
+
     result: ExperimentResult
     analysis: dict
     summary: pd.DataFrame
+    stats: Analysis | None = None
+    decision: Decision | None = None
 
 
 def arm_summary(table: pd.DataFrame, plays: pd.DataFrame, n_titles: int, *, popularity=None,
@@ -91,17 +139,18 @@ def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progr
     """
     store = RunStore(work) if work is not None else None
     result = run_experiment(config, executor=executor, progress=progress, keep_impressions=store is None, store=store)
-    m = config.metrics
-    roles = Roles(primary=m.primary, secondary=tuple(m.secondary), guardrails=dict(m.guardrails), strategic=())
     shares = {a.name: a.share for a in config.arms}
-    analysis = analyze(result.table, config.control, alpha=config.alpha, correction=config.correction,
-                       cuped=config.cuped, segments=segments, shares=shares, seed=config.seed, roles=roles)
-    analysis["sequential"] = monitor_result(result, config.alpha, roles)  # day-by-day always-valid looks
+    stats = analyze(result.table, config.control, cuped=config.cuped, segments=segments, shares=shares,
+                    seed=config.seed, roles=config.roles, levels=config.levels)
+    decision = decide(stats)
+    sequential = monitor_result(result, config.roles, config.levels)  # day-by-day always-valid looks
     n_titles = result.world.catalog.n_titles
     warm = np.bincount(result.warmup.logs.plays["title"].to_numpy(), minlength=n_titles)
     summary = arm_summary(result.table, result.logs.plays, n_titles, popularity=warm, seed=config.seed)
-    analysis["arm_summary"] = summary.reset_index().rename(columns={"index": "arm"}).to_dict(orient="records")
-    return JobOutput(result, analysis, summary)
+    analysis = {**stats.to_dict(), "decision": decision.to_dict(), "sequential": sequential,
+                "sequential_decision": daily_verdicts(sequential),
+                "arm_summary": summary.reset_index().rename(columns={"index": "arm"}).to_dict(orient="records")}
+    return JobOutput(result, analysis, summary, stats, decision)
 
 
 def _write_results(job: JobOutput, folder: Path, extra: dict[str, str | bytes] | None) -> None:

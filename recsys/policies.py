@@ -1,6 +1,6 @@
 """Policies assembled by name: scorer + re-rankers + row builder + artwork policy.
 
-``make_policy(name, params)`` builds what an experiment file's arm names (contracts section 5):
+``make_policy(name, params)`` builds what an experiment file's arm names (docs/contracts.md section 5):
 
 ========== ===================================================================================
 random     :class:`~recsys.policy.RandomPolicy`

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from recsys import parallel
 from recsys.cli import positive_int
-from recsys.errors import InputError
 from recsys.experiment.config import ExperimentConfig
-from recsys.io import prepare_out_dir
+from recsys.io import check_writable, prepare_out_dir
 
 
 def add_parser(sub, name: str) -> None:
     p = sub.add_parser(name, help="run an A/B experiment defined in a TOML file",
                        description="Run an experiment file: warm-up, training, assignment, simulation, analysis.")
-    p.add_argument("config", help="experiment TOML file (contracts section 5)")
+    p.add_argument("config", help="experiment TOML file (docs/contracts.md section 5)")
     p.add_argument("--out", required=True, help="output directory (users.parquet, config.toml, analysis.json)")
     p.add_argument("--json", help="also write the analysis JSON here")
+    p.add_argument("--report", action="store_true",
+                   help="also write OUT/report.html: the verdict, trade-offs, lifts, daily curves, monitoring, "
+                        "sample sizes, offline metrics, exposure and methods")
     parallel.add_arguments(p)
     p.add_argument("--resume", action="store_true",
                    help="continue an interrupted run into the same --out (same configuration and seed)")
@@ -38,13 +38,19 @@ def run(args) -> int:
     if overrides:
         config = config.replace(**overrides)
     prepare_out_dir(args.out)
-    if args.json and not Path(args.json).resolve().parent.is_dir():
-        raise InputError(f"--json {args.json}: directory does not exist")
+    if args.json:
+        check_writable(args.json)
     with parallel.from_args(args) as ex:
         work = open_work_dir(config, args.out, resume=args.resume)
         job = run_job(config, executor=ex, progress=not args.quiet, work=work)
     print(render_analysis(job.analysis))
-    print(render_sequential(job.analysis.get("sequential") or [], job.analysis["alpha"], daily=args.daily))
-    write_outputs(job, args.out, args.json)
-    print(f"wrote {args.out}/users.parquet, config.toml, analysis.json")
+    print(render_sequential(job.analysis.get("sequential") or [], job.analysis["alpha"], daily=args.daily,
+                            verdicts=job.analysis.get("sequential_decision")))
+    extra = {}
+    if args.report:
+        from recsys.report.experiment import render_job_report
+
+        extra["report.html"] = render_job_report(job)
+    write_outputs(job, args.out, args.json, extra)
+    print(f"wrote {args.out}/users.parquet, config.toml, analysis.json" + (", report.html" if args.report else ""))
     return 0

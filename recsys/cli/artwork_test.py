@@ -1,4 +1,4 @@
-"""``recsys artwork-test``: the classic two-artwork CTR experiment (contracts section 6).
+"""``recsys artwork-test``: the classic two-artwork CTR experiment (docs/contracts.md section 6).
 
 Users are randomised into two equal arms, each user's click is drawn with the arm's
 probability, and the counts go to :func:`recsys.report.artwork_ab.two_artwork_test`. The JSON,

@@ -45,8 +45,9 @@ def _new_out_dir() -> Path:
 
 def run(args) -> int:
     from recsys.jobs import open_work_dir, run_job, write_outputs
-    from recsys.report.demo import render_demo_report
+    from recsys.report.experiment import render_job_report
     from recsys.report.preview import segment_previews
+    from recsys.report.reasons import verdict_text
     from recsys.report.text import render_analysis, render_sequential
 
     t0 = time.perf_counter()
@@ -60,15 +61,16 @@ def run(args) -> int:
         work = open_work_dir(config, out, resume=args.resume)
         job = run_job(config, executor=ex, progress=not args.quiet, work=work)
     treatment = next(a.name for a in config.arms if a.name != config.control)
-    html = render_demo_report(job, segment_previews(job.result, treatment))
+    html = render_job_report(job, segment_previews(job.result, treatment))
     write_outputs(job, out, args.json, {"report.html": html})
     print()
     print("Per arm:")
     print(job.summary.to_string(float_format=lambda x: f"{x:.4g}"))
     print()
     print(render_analysis(job.analysis, segments=False))
-    print(render_sequential(job.analysis.get("sequential") or [], job.analysis["alpha"], daily=args.daily))
-    d = job.analysis["decision"]
-    print(f"\nVerdict: {d['verdict'].upper()} (reasons under Decision above; trade-offs in the report)")
+    print(render_sequential(job.analysis.get("sequential") or [], job.analysis["alpha"], daily=args.daily,
+                            verdicts=job.analysis.get("sequential_decision")))
+    print(f"\nVerdict: {verdict_text(job.analysis['decision'])} (reasons under Decision above; trade-offs in the "
+          "report)")
     print(f"\nFinished in {time.perf_counter() - t0:.0f} s. Report: {out / 'report.html'}")
     return 0

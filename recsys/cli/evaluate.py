@@ -1,7 +1,7 @@
 """``recsys evaluate``: offline metrics of every model on a hold-out split.
 
 Data: ``--interactions PATH`` (MovieLens or CSV, ``--format``), or without it the synthetic
-world's warm-up logs. Prints a table; ``--json PATH`` writes contracts section 6's JSON.
+world's warm-up logs. Prints a table; ``--json PATH`` writes docs/contracts.md section 6's JSON.
 ``--new-titles`` evaluates on the titles released after the training cut only (the new-title
 cold start, docs/models.md "New titles offline").
 """

@@ -1,4 +1,10 @@
-"""`recsys power`: users per arm for a minimum detectable effect, or the effect n users detect."""
+"""`recsys power`: plan the decision (users for the rule to ship with the wanted power), or one test.
+
+Two modes. ``--from users.parquet`` plans the whole decision rule from a previous run (or any
+per-user table): baselines, per-user standard deviations, their correlations and CUPED's
+variance reduction are read from it; the roles come from ``--config`` or the flags. Without
+``--from``, ``--metric --baseline --mde`` (or ``--users``) plans one two-sided test.
+"""
 
 from __future__ import annotations
 
@@ -6,36 +12,120 @@ import argparse
 
 from recsys.cli import positive_int
 from recsys.errors import InputError
-from recsys.io import write_json
-from recsys.report.text import render_power
+from recsys.io import check_writable, read_table, write_json
+from recsys.report.text import render_decision_plan, render_power
 from recsys.stats.power import plan
+from recsys.stats.roles import Levels, Roles, parse_guardrail
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(name, help="sample size for a minimum detectable effect, or the effect n users detect",
-                              description="Two-sided two-arm power: give --mde for users per arm, or --users for "
-                                          "the detectable effect. Means (and ratios) need --sd, the per-user "
-                                          "standard deviation (recsys analyze reports it as sd_control).")
-    p.add_argument("--metric", required=True, help="metric name (contracts section 2)")
-    p.add_argument("--baseline", type=float, required=True, help="the control's mean or rate")
-    p.add_argument("--sd", type=float, help="per-user standard deviation (means and ratios)")
-    group = p.add_mutually_exclusive_group(required=True)
-    group.add_argument("--mde", type=float, help="minimum detectable effect (absolute, or relative with --relative)")
-    group.add_argument("--users", type=positive_int, help="users per arm")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    p = subparsers.add_parser(name, help="users needed for the decision rule (or one test) to find an effect",
+                              description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1].replace("\n", " "))
+    p.add_argument("--from", dest="pilot", metavar="TABLE",
+                   help="plan the decision from this per-user table (a previous run's users.parquet)")
+    p.add_argument("--config", metavar="FILE", help="roles, alpha, correction and decision levels from an experiment "
+                                                    "file or a run's config.toml (with --from)")
+    p.add_argument("--control", help="with --from: read baselines from this arm's users (default: every user)")
+    p.add_argument("--primary", help="the primary success metric (default ctr)")
+    p.add_argument("--success", help="comma-separated further success metrics")
+    p.add_argument("--guardrail", action="append", default=[], metavar="M=MARGIN[:absolute]",
+                   help="guardrail and margin, as for recsys analyze (repeatable; default churn_rate and regret_ratio "
+                        "at +10%%; 'none' for no guardrails)")
+    p.add_argument("--shares", help="traffic shares, control first, comma-separated (default equal, two arms)")
+    p.add_argument("--no-cuped", action="store_true", help="plan without CUPED's variance reduction")
+    p.add_argument("--metric", help="one test: the metric (docs/contracts.md section 2)")
+    p.add_argument("--baseline", type=float, help="one test: the control's mean or rate")
+    p.add_argument("--sd", type=float, help="one test: per-user standard deviation (means and ratios)")
+    p.add_argument("--mde", action="append", default=[], metavar="[M=]EFFECT",
+                   help="minimum detectable effect: with --from, relative, for every success metric or per metric "
+                        "(ctr=0.05); for one test, absolute (relative with --relative)")
+    p.add_argument("--users", type=positive_int, help="with --from: total users, report the rule's power there; "
+                                                       "one test: users per arm, report the detectable effect")
+    p.add_argument("--alpha", type=float, default=None, help="significance level (default 0.05)")
     p.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
-    p.add_argument("--relative", action="store_true", help="--mde is a fraction of the baseline")
+    p.add_argument("--relative", action="store_true", help="one test: --mde is a fraction of the baseline")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON here")
     p.set_defaults(run=run)
     return p
 
 
+def _split(text: str | None) -> tuple[str, ...]:
+    return tuple(s.strip() for s in (text or "").split(",") if s.strip())
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not a number") from None
+
+
+def _plan_decision(args) -> dict:
+    from recsys.cli.analyze import _from_config
+    from recsys.stats.planning import pilot_from_table, plan_decision
+
+    roles, levels, control = Roles(), Levels(), None
+    if args.config:
+        roles, levels, control, _ = _from_config(args.config)
+    if args.primary or args.success:
+        primary = args.primary or roles.primary
+        roles = Roles(success=(primary, *[m for m in _split(args.success) if m != primary]),
+                      guardrails=roles.guardrails, secondary=roles.secondary)
+    if args.guardrail:
+        items = [g.strip() for g in args.guardrail]
+        guards = () if [i.lower() for i in items] == ["none"] else tuple(parse_guardrail(g) for g in items)
+        roles = Roles(success=roles.success, guardrails=guards, secondary=roles.secondary)
+    if args.alpha is not None:
+        levels = Levels(args.alpha, levels.guardrail_alpha, levels.deterioration_alpha, levels.quality_alpha,
+                        levels.correction)
+    if not args.mde:
+        raise InputError("give --mde: the relative change each success metric should be planned for (e.g. 0.05)")
+    mde: dict[str, float] = {}
+    for item in args.mde:
+        name, sep, value = item.partition("=")
+        if sep:
+            mde[name.strip()] = _number(value, f"--mde {name}")
+        else:
+            v = _number(item, "--mde")
+            from recsys.stats.metrics import get_metric
+
+            for m in roles.success:   # one relative effect in each success metric's good direction
+                mde.setdefault(m, -abs(v) if get_metric(m).lower_is_better else abs(v))
+    shares = [_number(s, "--shares") for s in _split(args.shares)] or None
+    table = read_table(args.pilot)
+    pilot = pilot_from_table(table, roles.validate(table.columns).deciding(), control=args.control or None,
+                             cuped=not args.no_cuped)
+    del control
+    res = plan_decision(pilot, roles, mde, levels=levels, power=args.power, shares=shares, users=args.users)
+    return {"mode": "decision", "roles": roles.to_dict(), "levels": levels.to_dict(), **res.to_dict(),
+            "users_given": args.users}
+
+
 def run(args) -> int:
-    if args.relative and args.mde is None:
-        raise InputError("--relative applies to --mde only")
-    res = plan(args.metric, args.baseline, sd=args.sd, mde=args.mde, users=args.users, alpha=args.alpha,
-               power=args.power, relative=args.relative)
-    print(render_power(res.to_dict()))
     if args.json:
-        write_json(args.json, res.to_dict())
+        check_writable(args.json)
+    if args.pilot:
+        if args.metric or args.baseline is not None or args.sd is not None or args.relative:
+            raise InputError("--from plans the whole decision; --metric/--baseline/--sd/--relative are for one test")
+        out = _plan_decision(args)
+        print(render_decision_plan(out))
+    else:
+        if not args.metric:
+            raise InputError("give --from users.parquet to plan the decision, or --metric, --baseline and --mde "
+                             "(or --users) for one test")
+        if args.baseline is None:
+            raise InputError(f"--baseline is required for one test of {args.metric}")
+        if args.relative and not args.mde:
+            raise InputError("--relative applies to --mde only")
+        if len(args.mde) > 1 or (args.mde and "=" in args.mde[0]):
+            raise InputError("one test takes a single --mde value")
+        if bool(args.mde) == (args.users is not None):
+            raise InputError("give exactly one of --mde and --users")
+        res = plan(args.metric, args.baseline, sd=args.sd, mde=_number(args.mde[0], "--mde") if args.mde else None,
+                   users=args.users, alpha=0.05 if args.alpha is None else args.alpha, power=args.power,
+                   relative=args.relative)
+        out = res.to_dict()
+        print(render_power(out))
+    if args.json:
+        write_json(args.json, out)
     return 0

@@ -1,4 +1,4 @@
-"""Experiment files (TOML, contracts section 5) as frozen dataclasses, validated once."""
+"""Experiment files (TOML, docs/contracts.md section 5) as frozen dataclasses, validated once."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Any, Mapping
 
 from recsys.config_util import dump_toml, from_mapping, load_file, to_mapping
 from recsys.errors import InputError
+from recsys.stats.metrics import METRICS
+from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles
 from recsys.world.config import WorldConfig
 from recsys.world.segments import SEGMENTS
 
 POLICIES = ("random", "popularity", "cf", "content", "hybrid", "oracle")
 CORRECTIONS = ("holm", "bh", "none")
-METRICS = ("ctr", "play_rate", "watch_minutes", "completion_rate", "regret_ratio", "sessions", "churn_rate",
-           "time_to_first_play", "engagement_efficiency")
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,13 @@ class ArmConfig:
 
 
 @dataclass(frozen=True)
-class MetricsConfig:
-    primary: str = "ctr"
-    secondary: tuple[str, ...] = ("watch_minutes", "completion_rate")
-    guardrails: dict = field(default_factory=lambda: {"churn_rate": 0.0, "completion_rate": -0.015})
-    strategic: tuple[str, ...] = ("coverage", "long_tail_share")
+class DecisionConfig:
+    """The [decision] table: the levels of the tests beside the success metrics' alpha
+    (``[experiment] alpha``; see :class:`recsys.stats.roles.Levels`)."""
+
+    guardrail_alpha: float = 0.05
+    deterioration_alpha: float = 0.025
+    quality_alpha: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,24 @@ class ExperimentConfig:
         ArmConfig("popularity", "popularity", 0.5),
         ArmConfig("hybrid", "hybrid", 0.5, {"diversity": 0.3, "artwork": "bandit-play"}),
     )
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    metrics: Roles = field(default_factory=Roles)
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
 
     @property
     def arm_names(self) -> list[str]:
         return [a.name for a in self.arms]
+
+    @property
+    def roles(self) -> Roles:
+        """The metrics' roles (the [metrics] table)."""
+        return self.metrics
+
+    @property
+    def levels(self) -> Levels:
+        """The levels of the decision's tests ([experiment] alpha and correction, [decision])."""
+        d = self.decision
+        return Levels(alpha=self.alpha, guardrail_alpha=d.guardrail_alpha, deterioration_alpha=d.deterioration_alpha,
+                      quality_alpha=d.quality_alpha, correction=self.correction)
 
     def validate(self) -> "ExperimentConfig":
         if self.users < 2:
@@ -94,26 +109,28 @@ class ExperimentConfig:
             raise InputError(f"arm shares must sum to 1, got {total:g}")
         if self.control not in names:
             raise InputError(f"control arm {self.control!r} is not among the arms ({', '.join(names)})")
-        m = self.metrics
-        for metric in (m.primary, *m.secondary, *m.guardrails):
+        roles = self.metrics
+        for metric in (*roles.deciding(), *(roles.secondary or ())):
             if metric not in METRICS:
                 raise InputError(f"unknown metric {metric!r} (known: {', '.join(METRICS)})")
-        for metric, tol in m.guardrails.items():
-            if not isinstance(tol, (int, float)) or isinstance(tol, bool):
-                raise InputError(f"metrics.guardrails.{metric} must be a number (worst acceptable relative change)")
+        for metric in roles.strategic:
+            if metric not in METRICS and metric not in STRATEGIC_EXPOSURE:
+                raise InputError(f"unknown strategic metric {metric!r} (known: {', '.join((*METRICS, *STRATEGIC_EXPOSURE))})")
+        roles.validate()
+        self.levels.validate()
         return self
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ExperimentConfig":
         data = dict(data)
-        unknown = sorted(set(data) - {"experiment", "world", "arms", "metrics"})
+        unknown = sorted(set(data) - {"experiment", "world", "arms", "metrics", "decision"})
         if unknown:
-            raise InputError(f"unknown table [{unknown[0]}] (known: experiment, world, arms, metrics)")
+            raise InputError(f"unknown table [{unknown[0]}] (known: experiment, world, arms, metrics, decision)")
         exp = dict(data.get("experiment", {}))
         world = dict(data.get("world", {}))
         if "users" in world:
             raise InputError("set the number of users in [experiment] users, not [world] users")
-        exp_fields = {f.name for f in dataclasses.fields(cls)} - {"world", "arms", "metrics"}
+        exp_fields = {f.name for f in dataclasses.fields(cls)} - {"world", "arms", "metrics", "decision"}
         bad = sorted(set(exp) - exp_fields)
         if bad:
             raise InputError(f"unknown key experiment.{bad[0]} (known: {', '.join(sorted(exp_fields))})")
@@ -127,8 +144,10 @@ class ExperimentConfig:
             arms = tuple(from_mapping(ArmConfig, a, f"arms[{i}]") for i, a in enumerate(arms_raw))
         else:
             arms = cls.arms
-        metrics = from_mapping(MetricsConfig, data.get("metrics", {}), "metrics")
-        return cls(**{k: v for k, v in kwargs.items() if v is not None}, world=wc, arms=arms, metrics=metrics).validate()
+        metrics = Roles.from_table(data.get("metrics", {}), "metrics")
+        decision = from_mapping(DecisionConfig, data.get("decision", {}), "decision")
+        return cls(**{k: v for k, v in kwargs.items() if v is not None}, world=wc, arms=arms, metrics=metrics,
+                   decision=decision).validate()
 
     @classmethod
     def load(cls, path: str | Path) -> "ExperimentConfig":
@@ -139,8 +158,9 @@ class ExperimentConfig:
         world = d.pop("world")
         world.pop("users")
         arms = d.pop("arms")
-        metrics = d.pop("metrics")
-        return {"experiment": d, "world": world, "arms": arms, "metrics": metrics}
+        d.pop("metrics")
+        decision = d.pop("decision")
+        return {"experiment": d, "world": world, "arms": arms, "metrics": self.metrics.to_table(), "decision": decision}
 
     def to_toml(self) -> str:
         return dump_toml(self.to_dict())

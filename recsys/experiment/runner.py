@@ -33,7 +33,7 @@ class ExperimentResult:
     world: World
     warmup: WarmupResult
     logs: Logs                 # experiment days only
-    table: pd.DataFrame        # the per-user table (contracts section 1)
+    table: pd.DataFrame        # the per-user table (docs/contracts.md section 1)
     policies: list[Policy]
     arm: np.ndarray            # arm index per user id, -1 outside the experiment
     churn_day: np.ndarray      # day each user's account lapsed, per user id (32767: still active)

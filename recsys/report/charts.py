@@ -36,7 +36,8 @@ def arm_colors(arms: Sequence[str]) -> dict[str, str]:
 
 
 def effect(row: Mapping) -> str:
-    """better / worse / no clear change: significant after correction, in the metric's good direction."""
+    """better / worse / no clear change: significant after its family's correction, in the
+    metric's good direction (:func:`recsys.decision.effect`, restated for rows read from JSON)."""
     if not row.get("significant"):
         return "no clear change"
     return "better" if (row["diff"] > 0) != bool(row.get("lower_is_better")) else "worse"
@@ -46,7 +47,7 @@ def _pct(x) -> np.ndarray:
     return 100 * np.asarray([np.nan if v is None else v for v in x], dtype=np.float64)
 
 
-def _forest(ax, rows: list[dict], labels: list[str], tolerances: Mapping[str, float] | None = None) -> None:
+def _forest(ax, rows: list[dict], labels: list[str], margins: Mapping[str, float] | None = None) -> None:
     y = np.arange(len(rows))
     lift, lo, hi = (_pct([r[k] for r in rows]) for k in ("rel_lift", "rel_ci_low", "rel_ci_high"))
     colors = [EFFECT_COLORS[effect(r)] for r in rows]
@@ -54,9 +55,9 @@ def _forest(ax, rows: list[dict], labels: list[str], tolerances: Mapping[str, fl
         if np.isfinite(lift[i]):
             ax.plot([lo[i], hi[i]], [y[i], y[i]], color=colors[i], lw=2, solid_capstyle="butt")
             ax.plot(lift[i], y[i], "o", color=colors[i], ms=5)
-        tol = (tolerances or {}).get(rows[i]["metric"])
-        if tol is not None:
-            ax.plot([100 * tol] * 2, [y[i] - 0.35, y[i] + 0.35], color="#cf222e", lw=1.5, ls=":")
+        margin = (margins or {}).get(rows[i]["metric"])
+        if margin is not None:
+            ax.plot([100 * margin] * 2, [y[i] - 0.35, y[i] + 0.35], color="#cf222e", lw=1.5, ls=":")
     ax.axvline(0, color="#24292f", lw=0.8)
     ax.set_yticks(y)
     ax.set_yticklabels(labels)
@@ -64,23 +65,23 @@ def _forest(ax, rows: list[dict], labels: list[str], tolerances: Mapping[str, fl
     ax.grid(axis="y", alpha=0)
 
 
-def _effect_legend(ax, tolerance: bool) -> None:
+def _effect_legend(ax, margin: bool) -> None:
     handles = [plt.Line2D([], [], color=c, marker="o", lw=2, label=k) for k, c in EFFECT_COLORS.items()]
-    if tolerance:
-        handles.append(plt.Line2D([], [], color="#cf222e", ls=":", lw=1.5, label="guardrail tolerance"))
+    if margin:
+        handles.append(plt.Line2D([], [], color="#cf222e", ls=":", lw=1.5, label="guardrail margin"))
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=len(handles), fontsize=8)
 
 
-def forest_metrics(rows: list[dict], tolerances: Mapping[str, float], title: str) -> str:
-    """Relative lift and its interval per metric (all users), coloured by verdict, with each
-    guardrail's tolerance marked."""
+def forest_metrics(rows: list[dict], margins: Mapping[str, float], title: str, level: str = "95%") -> str:
+    """Relative lift and its interval per metric (all users), coloured by effect, with each
+    guardrail's relative non-inferiority margin marked."""
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(8, 0.38 * len(rows) + 1.3))
         multi = len({r["arm"] for r in rows}) > 1
-        _forest(ax, rows, [f"{r['metric']} ({r['arm']})" if multi else r["metric"] for r in rows], tolerances)
-        ax.set_xlabel("relative lift vs control (%), with its 95% interval")
+        _forest(ax, rows, [f"{r['metric']} ({r['arm']})" if multi else r["metric"] for r in rows], margins)
+        ax.set_xlabel(f"relative lift vs control (%), with its {level} interval (Fieller)")
         ax.set_title(title, loc="left")
-        _effect_legend(ax, bool(tolerances))
+        _effect_legend(ax, bool(margins))
         return to_data_uri(fig)
 
 
@@ -131,8 +132,9 @@ def daily_panels(daily: pd.DataFrame, survival: pd.DataFrame, arms: Sequence[str
 
 
 def sequential_chart(records: pd.DataFrame, final: Mapping[tuple[str, str], Mapping], alpha: float) -> str:
-    """Per (arm, metric): the always-valid interval narrowing over days (band), the naive daily
-    fixed-horizon interval (grey bars) and, past the last day, the final analysis interval."""
+    """Per (arm, metric): each day's always-valid interval (band), the naive daily fixed-horizon
+    interval (grey bars), the days a status was reached (rings) and, past the last day, the
+    final analysis interval."""
     keys = list(dict.fromkeys(zip(records["arm"], records["metric"])))
     multi = len({a for a, _ in keys}) > 1
     ncol = min(3, len(keys))
@@ -144,13 +146,16 @@ def sequential_chart(records: pd.DataFrame, final: Mapping[tuple[str, str], Mapp
             d = records[(records["arm"] == arm) & (records["metric"] == metric)]
             x = d["day"].to_numpy()
             ax.fill_between(x, d["ci_low"], d["ci_high"], color="#0969da", alpha=0.18, lw=0,
-                            label=f"always-valid {level}")
+                            label="always-valid interval of the day")
             ax.vlines(x + 0.12, d["fixed_ci_low"], d["fixed_ci_high"], color="#8c959f", lw=2,
                       label=f"fixed-horizon {level} (peeking)")
             ax.plot(x, d["estimate"], "o-", color="#0969da", ms=3, label="estimate")
-            rej = d["reject"].to_numpy(bool)
-            ax.plot(x[rej], d["estimate"].to_numpy()[rej], "o", ms=6, mfc="none", mec="#1a7f37",
-                    label="always-valid p <= alpha")
+            status = d["status"].to_numpy()
+            for word, color in (("better", "#1a7f37"), ("non-inferior", "#1a7f37"), ("harmed", "#cf222e"),
+                                ("worse", "#cf222e")):
+                hit = status == word
+                if hit.any():
+                    ax.plot(x[hit], d["estimate"].to_numpy()[hit], "o", ms=7, mfc="none", mec=color, label=word)
             f = final.get((arm, metric))
             if f is not None and f.get("ci_low") is not None:
                 xe = x[-1] + 0.8
@@ -162,8 +167,12 @@ def sequential_chart(records: pd.DataFrame, final: Mapping[tuple[str, str], Mapp
             ax.xaxis.get_major_locator().set_params(integer=True)
         for ax in axes.ravel()[len(keys):]:
             ax.set_visible(False)
-        handles, labels = axes[0, 0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, bbox_to_anchor=(0.5, -0.06))
+        seen: dict = {}
+        for ax in axes.ravel()[:len(keys)]:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(lab, h)
+        fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(len(seen), 4), fontsize=8,
+                   bbox_to_anchor=(0.5, -0.08))
         fig.supylabel("difference, treatment - control", fontsize=9)
         fig.tight_layout()
         return to_data_uri(fig)

@@ -1,4 +1,4 @@
-"""Plain-text rendering of an analysis (the dict of contracts section 3) for the terminal.
+"""Plain-text rendering of an analysis (the dict of docs/contracts.md section 3) for the terminal.
 
 Formatting only: every figure shown was computed by recsys.stats and recsys.decision.
 """
@@ -9,21 +9,12 @@ from typing import Mapping
 
 import numpy as np
 
+from recsys.format import count, interval, level, missing, one_sided_level, pct, pvalue, signed
+from recsys.report.reasons import decision_lines
+
 
 def _f(x, fmt: str = "{:.4g}") -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "n/a"
-    return fmt.format(x)
-
-
-def _pct(x) -> str:
-    return _f(x, "{:+.1%}")
-
-
-def _p(x) -> str:
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:.3f}" if x >= 0.001 else f"{x:.1e}"
+    return "n/a" if missing(x) else fmt.format(x)
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -35,49 +26,100 @@ def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[st
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 
+FAMILY_NOTES = {
+    "success": "success metrics: {correction} across success metrics and arms",
+    "guardrail": "guardrails: uncorrected (they decide by their non-inferiority and deterioration tests, below)",
+    "descriptive": "secondary and strategic: Benjamini-Hochberg q-values, descriptive (they never decide)",
+    "segments": "segment rows: Benjamini-Hochberg q-values within the breakdown, descriptive",
+}
+
+
+def roles_line(result: Mapping) -> str:
+    """The roles the analysis ran with, as one line (and whether they were the defaults)."""
+    roles = result.get("roles") or {}
+    guards = ", ".join(f"{m} {pct(g['margin']) if g['scale'] == 'relative' else signed(g['margin'])}"
+                       f"{'' if g['scale'] == 'relative' else ' (absolute)'}"
+                       for m, g in (roles.get("guardrails") or {}).items()) or "none"
+    secondary = roles.get("secondary")
+    sec = "every other metric in the table" if secondary is None else (", ".join(secondary) or "none")
+    line = f"Roles: success {', '.join(roles.get('success', []))}; guardrails {guards}; secondary {sec}"
+    if result.get("default_roles"):
+        line += " (the defaults; set them with --config FILE or --primary/--success/--guardrail/--secondary)"
+    return line
+
+
 def render_analysis(result: Mapping, *, segments: bool = True) -> str:
-    """The readable table: one line per (metric, segment, arm), then heterogeneity and the decision."""
+    """The readable report of an analysis JSON: roles, quality checks, one line per (metric,
+    segment, arm), the guardrails' tests, heterogeneity, and the decision with its reasons."""
     alpha = result["alpha"]
-    level = f"{100 * (1 - alpha):g}%"
-    out = [f"A/B analysis: control {result['control']}, alpha {alpha:g}, correction {result['correction']}"
+    lvl = level(alpha)
+    out = [f"A/B analysis: control {result['control']}, alpha {alpha:g}"
            + (f", {result['n_users']:,} users" if "n_users" in result else "")]
+    if result.get("roles"):
+        out.append(roles_line(result))
     srm = result.get("srm") or {}
     counts = ", ".join(f"{a} {n:,}" for a, n in srm.get("counts", {}).items())
     state = "ok" if srm.get("ok", True) else "MISMATCH"
-    out.append(f"Sample ratio: {state} (chi-squared p = {_p(srm.get('p_value'))}; {counts})")
+    quality = result.get("quality") or {}
+    bal = quality.get("balance") or []
+    bal_state = ("not checked (no pre_* columns)" if not bal else
+                 f"ok ({len({b['column'] for b in bal})} pre_* covariates)" if quality.get("balance_ok", True)
+                 else "FAILED (" + ", ".join(f"{b['column']} in {b['arm']}" for b in bal if not b["ok"]) + ")")
+    out.append(f"Quality: sample ratio {state} (chi-squared p = {pvalue(srm.get('p_value'))}; {counts}); "
+               f"pre-period balance {bal_state}")
     out.append("")
-    header = ["metric", "segment", "arm", "control", "treatment", "diff", f"rel lift [{level} CI]", "p", "p adj",
-              "sig", "method"]
+    header = ["metric", "role", "segment", "arm", "control", "treatment", "diff", f"rel lift [{lvl} CI]", "p",
+              "p adj", "sig", "method"]
     rows = []
     for r in result["results"]:
         if not segments and r["segment"] != "all":
             continue
-        rel = f"{_pct(r['rel_lift'])} [{_pct(r['rel_ci_low'])}, {_pct(r['rel_ci_high'])}]"
-        rows.append([r["metric"], r["segment"], r["arm"], _f(r["control"]), _f(r["treatment"]),
-                     _f(r["diff"], "{:+.4g}"), rel, _p(r["p_value"]), _p(r["p_adjusted"]),
+        rel = f"{pct(r['rel_lift'])} {interval(r['rel_ci_low'], r['rel_ci_high'])}"
+        rows.append([r["metric"], r.get("role", ""), r["segment"], r["arm"], _f(r["control"]), _f(r["treatment"]),
+                     _f(r["diff"], "{:+.4g}"), rel, pvalue(r["p_value"]), pvalue(r["p_adjusted"]),
                      "*" if r["significant"] else "", r["method"]])
-    out.extend(_table(header, rows, right={3, 4, 5, 7, 8}))
+    out.extend(_table(header, rows, right={4, 5, 6, 8, 9}))
     notes = []
     if any(r["method"].endswith("+cuped") for r in result["results"]):
         notes.append("+cuped: diff and lift adjusted for pre-period covariates; control and treatment are raw values")
     if any(r["method"] == "bootstrap" for r in result["results"]):
         notes.append("bootstrap: users resampled with Poisson weights; normal interval from the bootstrap variance")
-    notes.append(f"p adj: {result['correction']} within two families (the 'all' rows; the segment rows); "
-                 f"sig = p adj <= {alpha:g}")
+    notes.append("rel lift: Fieller's interval for treatment / control - 1, which excludes 0 exactly when the "
+                 "test of the difference is significant")
+    families = [f for f in FAMILY_NOTES if any(r.get("family") == f for r in result["results"]
+                                                 if segments or r["segment"] == "all")]
+    notes.append(f"p adj (sig = p adj <= {alpha:g}): "
+                 + "; ".join(FAMILY_NOTES[f].format(correction=result.get("correction", "holm")) for f in families))
     out.extend(f"  {n}" for n in notes)
+    guards = [r for r in result["results"] if r.get("role") == "guardrail" and r["segment"] == "all"]
+    if guards:
+        lv = result.get("levels") or {}
+        g_lvl, d_lvl = lv.get("guardrail_alpha", 0.05), lv.get("deterioration_alpha", alpha / 2)
+        out.append("")
+        out.append(f"Guardrails: non-inferiority (one-sided, alpha {g_lvl:g}) and deterioration (one-sided, "
+                   f"alpha {d_lvl:g})")
+        grows = []
+        for r in guards:
+            relative = r.get("margin_scale") == "relative"
+            fmt = pct if relative else signed
+            status = "harmed" if r.get("deteriorated") else "non-inferior" if r.get("non_inferior") else "inconclusive"
+            need = count(r["users_needed"]) if status == "inconclusive" and r.get("users_needed") else ""
+            grows.append([r["metric"], r["arm"], fmt(r["rel_lift"] if relative else r["diff"]), fmt(r["margin"]),
+                          fmt(r["ni_bound"]), pvalue(r["ni_p_value"]), pvalue(r["deterioration_p_value"]), status, need])
+        out.extend(_table(["metric", "arm", "change", "margin", f"worst plausible ({one_sided_level(g_lvl)})",
+                           "p (NI)", "p (worse)", "status", "users to rule out the margin"], grows,
+                          right={2, 3, 4, 5, 6, 8}))
     het = result.get("heterogeneity") or []
     if het:
         out.append("")
         out.append("Does the effect differ across segments? (Cochran's Q on the relative lift)")
-        hrows = [[h["metric"], h["arm"], _f(h["q"], "{:.2f}"), str(h["df"]), _p(h["p_value"]), _f(h["i2"], "{:.0%}"),
-                  "yes" if h.get("differs") else "no"] for h in het]
+        hrows = [[h["metric"], h["arm"], _f(h["q"], "{:.2f}"), str(h["df"]), pvalue(h["p_value"]),
+                  _f(h["i2"], "{:.0%}"), "yes" if h.get("differs") else "no"] for h in het]
         out.extend(_table(["metric", "arm", "Q", "df", "p", "I^2", "differs"], hrows, right={2, 3, 4, 5}))
     dec = result.get("decision")
     if dec:
         out.append("")
-        arm = f" {dec['arm']}" if dec.get("arm") else ""
-        out.append(f"Decision: {dec['verdict'].upper()}{arm}")
-        out.extend(f"  - {reason}" for reason in dec.get("reasons", []))
+        out.extend(decision_lines(dec, alpha=alpha, correction=result.get("correction", "holm")))
     return "\n".join(out)
 
 
@@ -93,6 +135,37 @@ def render_power(result: Mapping) -> str:
     return "\n".join(lines)
 
 
+def render_decision_plan(plan: Mapping) -> str:
+    """The decision plan of `recsys power --from`: users needed and what each test contributes."""
+    at = plan["at_plan"]
+    roles = plan["roles"]
+    lv = plan["levels"]
+    mdes = ", ".join(f"{m} {pct(v)}" for m, v in plan["mde"].items())
+    guards = ", ".join(f"{m} {pct(g['margin']) if g['scale'] == 'relative' else signed(g['margin'])}"
+                       for m, g in roles["guardrails"].items()) or "none"
+    cuped = [m for m, c in plan["cuped"].items() if c]
+    lines = [f"Planning the decision: success {', '.join(roles['success'])} (minimum effects {mdes}); "
+             f"guardrails {guards} (unchanged in the plan)",
+             f"  levels: success alpha {lv['alpha']:g} ({lv['correction']}), non-inferiority {lv['guardrail_alpha']:g}, "
+             f"deterioration {lv['deterioration_alpha']:g}, quality {lv['quality_alpha']:g}; CUPED for "
+             f"{', '.join(cuped) or 'no metric'}; pilot of {plan['pilot_users']:,} users"]
+    if plan.get("users_given"):
+        lines.append(f"  with {at['users']:,} users ({', '.join(f'{a} {n:,}' for a, n in at['users_per_arm'].items())}) "
+                     f"the rule ships with probability {at['power']:.1%}")
+    else:
+        lines.append(f"  users needed for {plan['target_power']:.0%} power of the rule: {at['users']:,} "
+                     f"({', '.join(f'{a} {n:,}' for a, n in at['users_per_arm'].items())}); "
+                     f"power there {at['power']:.1%}")
+        if plan.get("users_bonferroni", -1) > 0:
+            lines.append(f"  (the conservative design that splits beta over the tests, Schultzberg et al. 2024: "
+                         f"{plan['users_bonferroni']:,} users)")
+    lines.append(f"  at that size: a success metric significantly better {at['p_success']:.1%}; "
+                 + "; ".join(f"{m} shown non-inferior {p:.1%}" for m, p in at["p_non_inferior"].items())
+                 + f"; nothing harmed {at['p_not_harmed']:.1%}; quality checks pass {at['p_quality']:.1%}")
+    lines += [f"  note: {n}" for n in plan.get("notes", [])]
+    return "\n".join(lines)
+
+
 def _decimals(se) -> int:
     """Decimals that show an estimate to about a tenth of its standard error."""
     se = np.asarray([x for x in se if x is not None], dtype=np.float64)
@@ -100,40 +173,48 @@ def _decimals(se) -> int:
     return int(np.clip(1 - np.floor(np.log10(se.min())), 0, 8)) if se.size else 4
 
 
-def _first_rejections(seq: list[Mapping]) -> list[str]:
+def _first_days(seq: list[Mapping]) -> list[str]:
+    """For each (arm, metric): the first day its monitored status was reached, if ever."""
     out = []
     for key in dict.fromkeys((r["arm"], r["metric"]) for r in seq):
         rows = [r for r in seq if (r["arm"], r["metric"]) == key]
-        first = next((r["day"] for r in rows if r["reject"]), None)
-        out.append(f"{key[1]} ({key[0]}): " + (f"from day {first}" if first is not None else "never"))
+        want = ("better", "worse", "harmed") if rows[0]["role"] == "success" else ("non-inferior", "harmed")
+        first = next((r for r in rows if r["status"] in want), None)
+        out.append(f"{key[1]} ({key[0]}): " + (f"{first['status']} from day {first['day']}" if first else
+                                               f"{rows[-1]['status']} on every day"))
     return out
 
 
-def render_sequential(seq: list[Mapping], alpha: float, *, daily: bool = True) -> str:
-    """Always-valid monitoring (analysis["sequential"]): one line per (day, arm) with the primary's
-    estimate, interval and p, and each other metric's estimate and p; ``*`` marks p <= alpha.
-    With ``daily=False`` only the summary line (the first day each test rejected)."""
+def render_sequential(seq: list[Mapping], alpha: float, *, daily: bool = True,
+                      verdicts: list[Mapping] | None = None) -> str:
+    """The always-valid daily monitor (analysis["sequential"]): one line per (day, arm) with each
+    monitored metric's estimate, its always-valid interval and status, and the day's verdict by
+    the decision rule. With ``daily=False`` only the summary (the first day each status held)."""
     if not seq:
         return "Sequential monitoring: none"
-    level = f"{100 * (1 - alpha):g}%"
-    summary = f"Always-valid test (p <= {alpha:g}, may be read daily): " + "; ".join(_first_rejections(seq))
+    by_day = {(v["day"], v["arm"]): v["verdict"] for v in verdicts or []}
+    first_ship = next((f"day {v['day']} ({v['arm']})" for v in verdicts or [] if v["verdict"] == "ship"), None)
+    summary = ("Always-valid monitor (each look's interval covers that day's cumulative effect; may be read "
+               "daily): " + "; ".join(_first_days(seq)))
+    if verdicts:
+        summary += f". The rule would first say ship on {first_ship}" if first_ship else \
+            ". The rule never says ship on a daily look"
     if not daily:
         return summary
     metrics = list(dict.fromkeys(r["metric"] for r in seq))
-    first, rest = metrics[0], metrics[1:]
     by = {(r["day"], r["arm"], r["metric"]): r for r in seq}
     fmt = {m: "{:+.%df}" % _decimals([r["se"] for r in seq if r["metric"] == m]) for m in metrics}
-    star = lambda r: " *" if r["reject"] else ""  # noqa: E731
     rows = []
     for day, arm in dict.fromkeys((r["day"], r["arm"]) for r in seq):
-        p, f = by[(day, arm, first)], fmt[first]
-        cells = [str(day), str(arm), _f(p["estimate"], f), f"[{_f(p['ci_low'], f)}, {_f(p['ci_high'], f)}]",
-                 _p(p["p_value"]) + star(p)]
-        for m in rest:
+        cells = [str(day), str(arm)]
+        for m in metrics:
             r = by.get((day, arm, m))
-            cells.append("" if r is None else f"{_f(r['estimate'], fmt[m])} (p {_p(r['p_value'])}){star(r)}")
+            cells.append("" if r is None else
+                         f"{_f(r['estimate'], fmt[m])} [{_f(r['ci_low'], fmt[m])}, {_f(r['ci_high'], fmt[m])}] "
+                         f"{r['status']}")
+        cells.append(by_day.get((day, arm), ""))
         rows.append(cells)
-    header = ["day", "arm", first, f"always-valid {level}", "p"] + rest
-    lines = [f"Day by day (cumulative data up to each day; always-valid, {level}):"]
-    lines += _table(header, rows, right={0, 2, 3, 4, *range(5, 5 + len(rest))})
+    header = ["day", "arm"] + [f"{m} (always-valid)" for m in metrics] + ["verdict"]
+    lines = ["Day by day (cumulative data of the fixed cohort up to each day; differences treatment - control):"]
+    lines += _table(header, rows, right={0})
     return "\n".join(lines + [summary])

@@ -1,4 +1,4 @@
-"""The per-user metrics table (contracts section 1), derived from the logs.
+"""The per-user metrics table (docs/contracts.md section 1), derived from the logs.
 
 One row per experiment user: counts and minutes from the experiment's logs, the segment and
 ``pre_*`` covariates fixed at assignment (day 0), and whether the user churned.

@@ -4,5 +4,5 @@ Modules, each with one job: ``metrics`` (the registry), ``table`` (validation), 
 (sums and cross sums per arm x segment), ``inference`` (Welch, delta method, proportion z),
 ``cuped``, ``bootstrap``, ``srm``, ``corrections``, ``heterogeneity``, ``sequential``,
 ``power``, ``synthetic`` (tables with known effects) and ``analysis`` (all of it, as the JSON
-of contracts section 3). Nothing here imports the world or the simulator.
+of docs/contracts.md section 3). Nothing here imports the world or the simulator.
 """

@@ -1,36 +1,47 @@
 """The analysis of a per-user table: every (metric, segment, arm) against the control.
 
-``analyze`` validates the table, reduces it to summary statistics in one grouping, runs each
+``analyze`` validates the table, reduces it to summary statistics in one grouping, and runs each
 metric's test (Welch, delta method or proportion z; CUPED when a ``pre_*`` covariate exists;
-the bootstrap for composites and on request), corrects the p-values within two families (the whole population's rows; the segment rows), tests
-whether effects differ across segments, checks the sample ratio, and asks
-:mod:`recsys.decision` for the verdict. The result is the JSON of contracts section 3.
+the bootstrap for composites and on request). The metric's role (:mod:`recsys.stats.roles`)
+decides what else it gets: success metrics a correction among themselves and a deterioration
+test, guardrails a non-inferiority test against their margin and a deterioration test,
+secondary and strategic metrics Benjamini-Hochberg q-values (descriptive). The segment
+breakdown is a descriptive family of its own, so asking for segments never changes the
+headline tests. Quality checks: the sample ratio and the balance of the ``pre_*`` covariates.
+Cochran's Q says whether effects differ across segments.
+
+The result is an :class:`Analysis`; ``to_dict()`` is the JSON of docs/contracts.md section 3
+without the decision, which :func:`recsys.decision.decide` adds. Nothing here says "ship".
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 from recsys.errors import InputError
 from recsys.stats import bootstrap as boot
-from recsys.stats.corrections import CORRECTIONS, adjust
+from recsys.stats.corrections import adjust
 from recsys.stats.cuped import cuped_test
 from recsys.stats.heterogeneity import cochran_q
-from recsys.stats.inference import TestResult, two_arm_test
+from recsys.stats.inference import TestResult, noninferiority, one_sided_p, two_arm_test, welch_test
 from recsys.stats.metrics import DEFAULT_METRICS, Metric, get_metric
-from recsys.stats.sequential import SequentialResult, sequential_from_stats
-from recsys.stats.srm import srm_test
-from recsys.stats.summary import CupedStats, Moments, stats_from_moments, summarize
+from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles
+from recsys.stats.sequential import look_intervals
+from recsys.stats.srm import SrmResult, srm_by_segment, srm_test
+from recsys.stats.summary import CupedStats, MeanStats, Moments, stats_from_moments, summarize
 from recsys.stats.table import arms_in_order, segment_labels, validate_table
-
 ALL = "all"
-#: the keys of a result row that contracts section 3 fixes, in order
+#: the keys of a result row that the contract fixes, in order
 ROW_KEYS = ("metric", "segment", "arm", "kind", "n_control", "n_treatment", "control", "treatment", "diff",
             "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "p_value", "p_adjusted",
             "significant", "method")
+#: power a guardrail's "users needed to rule out the margin" is planned for
+PLANNING_POWER = 0.8
 
 
 def check_alpha(alpha: float) -> float:
@@ -41,18 +52,6 @@ def check_alpha(alpha: float) -> float:
     if not 0 < alpha < 1:
         raise InputError(f"alpha must be in (0, 1), got {alpha:g}")
     return alpha
-
-
-def resolve_metrics(names: Sequence[str] | None, columns, extra: Sequence[str] = ()) -> list[Metric]:
-    """Metrics by name (default: all of contracts section 2), plus ``extra`` ones (e.g. the
-    decision's primary and guardrails) when missing; InputError on an unknown name."""
-    names = list(DEFAULT_METRICS if names is None else names)
-    for e in extra:
-        if e not in names:
-            names.append(e)
-    if not names:
-        raise InputError("no metrics to analyse")
-    return [get_metric(n, columns) for n in dict.fromkeys(names)]
 
 
 def _count_column(metric: Metric) -> str | None:
@@ -77,52 +76,144 @@ def _test_row(metric: Metric, mc: Moments, mt: Moments, covariate, alpha: float)
     return res, float(np.sqrt(sc.variance)) if np.isfinite(sc.variance) else float("nan")
 
 
-def _row(metric: Metric, segment: str, arm: str, res: TestResult, sd_control: float, covariate) -> dict:
+def _row(metric: Metric, segment: str, arm: str, res: TestResult, sd_control: float, covariate, role: str,
+         roles: Roles, levels: Levels) -> dict:
+    """A result row: the contract's keys first, then the role's tests and the extras."""
     d = res.to_dict()
     row = {"metric": metric.name, "segment": segment, "arm": arm, "kind": metric.kind}
     row.update({k: d[k] for k in ROW_KEYS if k in d})
     row["p_adjusted"] = None
     row["significant"] = False
     row["method"] = res.method
-    row.update({"se": d["se"], "rel_se": d["rel_se"], "df": d["df"], "lower_is_better": metric.lower_is_better,
-                "sd_control": sd_control})
+    row.update({"role": role, "se": d["se"], "rel_se": d["rel_se"], "df": d["df"],
+                "lower_is_better": metric.lower_is_better, "sd_control": sd_control})
+    if role in ("success", "guardrail"):
+        p = one_sided_p(res, harm_up=metric.lower_is_better)
+        row["deterioration_p_value"] = p
+        row["deteriorated"] = bool(np.isfinite(p) and p <= levels.deterioration_alpha)
+    if role == "guardrail":
+        g = roles.margins[metric.name]
+        ni = noninferiority(res, g.margin, relative=g.relative, alpha=levels.guardrail_alpha)
+        row.update({"margin": g.margin, "margin_scale": g.scale, "ni_bound": ni.bound, "ni_p_value": ni.p_value,
+                    "non_inferior": bool(np.isfinite(ni.p_value) and ni.p_value <= levels.guardrail_alpha),
+                    "users_needed": _users_needed(res, g.margin, g.relative, levels.guardrail_alpha)})
     if res.variance_reduction is not None:
         row["variance_reduction"] = res.variance_reduction
         row["covariate"] = "/".join(covariate)
     return {k: row[k] for k in (*ROW_KEYS, *[k for k in row if k not in ROW_KEYS])}
 
 
+def _users_needed(res: TestResult, margin: float, relative: bool, alpha: float) -> float | None:
+    """Users in the experiment (at the same split) for the non-inferiority test to rule out
+    ``margin`` with 80% power if the metric did not change: a design figure, not a post-hoc one
+    (the observed change does not enter, only the variances)."""
+    with np.errstate(all="ignore"):
+        if relative:
+            k = 1.0 + margin
+            var_c, cov = res.var_control, res.cov_diff_control
+            var_t = res.se ** 2 + var_c + 2 * cov
+            var = var_t - 2 * k * (var_c + cov) + k * k * var_c
+            gap = abs(margin * res.control)
+        else:
+            var, gap = res.se ** 2, abs(margin)
+        if not (np.isfinite(var) and var > 0 and gap > 0):
+            return None
+        z = sps.norm.isf(alpha) + sps.norm.ppf(PLANNING_POWER)
+        factor = var * z * z / (gap * gap)
+    return float(np.ceil(factor * (res.n_control + res.n_treatment)))
+
+
+@dataclass(frozen=True, eq=False)
+class Analysis:
+    """An analysed per-user table: result rows per (metric, segment, arm) and the checks.
+
+    ``results`` are plain dicts (the rows of the JSON); :meth:`to_frame` gives them as a
+    DataFrame, :meth:`row` picks one. Read by :func:`recsys.decision.decide` and the reports.
+    """
+
+    control: str
+    arms: tuple[str, ...]
+    segments: tuple[str, ...]
+    n_users: int
+    roles: Roles
+    levels: Levels
+    srm: SrmResult
+    balance: tuple[dict, ...]
+    results: tuple[dict, ...]
+    heterogeneity: tuple[dict, ...] = ()
+    samples: tuple[dict, ...] = ()       # users per arm in all and per segment, with the SRM test
+    cuped: Mapping[str, str | None] = field(default_factory=dict)
+    bootstrap: Mapping[str, dict] = field(default_factory=dict)
+
+    @property
+    def treatments(self) -> tuple[str, ...]:
+        return self.arms[1:]
+
+    @property
+    def alpha(self) -> float:
+        return self.levels.alpha
+
+    @property
+    def balance_ok(self) -> bool:
+        return all(b["ok"] for b in self.balance)
+
+    def row(self, metric: str, arm: str, segment: str = ALL) -> dict | None:
+        """The result row of ``metric`` for ``arm`` in ``segment`` (None if not analysed)."""
+        return next((r for r in self.results if r["metric"] == metric and r["arm"] == arm
+                     and r["segment"] == segment), None)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (metric, segment, arm), the JSON rows' keys as columns."""
+        return pd.DataFrame(list(self.results))
+
+    def to_dict(self) -> dict:
+        """The JSON of docs/contracts.md section 3, without ``decision``."""
+        return {
+            "control": self.control, "alpha": self.levels.alpha, "correction": self.levels.correction,
+            "srm": self.srm.to_dict(), "results": [dict(r) for r in self.results],
+            "arms": list(self.arms), "segments": list(self.segments), "n_users": self.n_users,
+            "roles": self.roles.to_dict(), "levels": self.levels.to_dict(),
+            "quality": {"srm_ok": bool(self.srm.ok), "balance_ok": self.balance_ok,
+                        "balance": [dict(b) for b in self.balance]},
+            "samples": [dict(x) for x in self.samples],
+            "cuped": dict(self.cuped), "heterogeneity": [dict(h) for h in self.heterogeneity],
+            "bootstrap": dict(self.bootstrap),
+        }
+
+
 def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str = "holm", cuped: bool = True,
             segments: bool = False, metrics: Sequence[str] | None = None, shares: Mapping[str, float] | None = None,
-            seed: int = 0, *, roles=None, bootstrap: Sequence[str] = (), n_boot: int = boot.DEFAULT_REPLICATES,
-            covariates: Mapping[str, Sequence[str]] | None = None) -> dict:
-    """Analyse a per-user table against ``control``: the JSON of contracts section 3.
+            seed: int = 0, *, roles: Roles | None = None, levels: Levels | None = None,
+            bootstrap: Sequence[str] = (), n_boot: int = boot.DEFAULT_REPLICATES,
+            covariates: Mapping[str, Sequence[str]] | None = None) -> Analysis:
+    """Analyse a per-user table against ``control`` (docs/contracts.md sections 1-3).
 
-    ``metrics`` are names from the registry (or numeric columns, as per-user means); the
-    decision's primary and guardrail metrics are added when missing. ``bootstrap`` names
-    metrics to test by bootstrap instead of their closed form (composites always are).
-    ``covariates`` overrides a metric's CUPED covariate: {metric: (column,) or (num, den)}.
-    ``roles`` is a :class:`recsys.decision.Roles` (default roles when None). ``shares`` are the
-    configured arm shares for the sample-ratio test (equal when None).
-    Extra keys beyond the contract: per row se, rel_se, df, lower_is_better, sd_control and,
-    with CUPED, variance_reduction and covariate; at the top level arms, segments, n_users,
-    cuped, heterogeneity, bootstrap.
+    ``roles`` (default :class:`~recsys.stats.roles.Roles`: success ctr, guardrails churn_rate
+    and regret_ratio at +10%) say which test each metric gets; ``levels`` the levels they run at
+    (default: ``alpha`` and ``correction``). Only the columns of the success metrics,
+    guardrails and explicitly named secondary metrics are required; with ``secondary=None`` in
+    the roles, every other registry metric whose columns the table has is reported too.
+    ``metrics`` adds more metrics by name (registry names, or numeric columns as per-user means).
+    ``bootstrap`` names metrics to test by bootstrap instead of their closed form (composites
+    always are). ``covariates`` overrides a metric's CUPED covariate with ``pre_*`` columns:
+    {metric: (column,) or (num, den)}. ``shares`` are the configured arm shares for the
+    sample-ratio test (equal when None).
     """
-    from recsys.decision import Roles, decide  # the decision reads the rows; stats never needs it
-
-    alpha = check_alpha(alpha)
-    if correction not in CORRECTIONS:
-        raise InputError(f"unknown correction {correction!r} (choose from {', '.join(CORRECTIONS)})")
+    levels = (levels or Levels(alpha=check_alpha(alpha), correction=correction)).validate()
     if n_boot < 100:
         raise InputError(f"bootstrap replicates must be at least 100, got {n_boot}")
-    roles = roles if roles is not None else Roles()
-    mets = resolve_metrics(metrics, df.columns, roles.metrics())
+    roles = (roles if roles is not None else Roles()).validate(df.columns)
+    mets = _metrics_in_play(roles, df.columns, metrics)
     for name in bootstrap:
         if name not in {m.name for m in mets}:
             mets.append(get_metric(name, df.columns))
     boot_names = {m.name for m in mets if m.kind == "composite"} | set(bootstrap)
     covariates = dict(covariates or {})
     for name, cols in covariates.items():
+        post = [c for c in cols if not str(c).startswith("pre_")]
+        if post:
+            raise InputError(f"covariate {post[0]} for {name} is not a pre-period (pre_*) column: CUPED "
+                             "needs covariates measured before assignment")
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise InputError(f"covariate column(s) {', '.join(missing)} for {name} not in the table")
@@ -133,8 +224,10 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
         cov = tuple(covariates[m.name]) if m.name in covariates else m.covariate(df.columns)
         cov_of[m.name] = cov if usable and cov else None
 
+    pre_cols = [c for c in df.columns if str(c).startswith("pre_") and pd.api.types.is_numeric_dtype(df[c])
+                and not df[c].isna().any()]
     numeric = [c for m in mets for c in m.columns] + [c for cov in cov_of.values() if cov for c in cov]
-    table = validate_table(df, numeric=numeric, control=control, segments=segments)
+    table = validate_table(df, numeric=numeric + pre_cols, control=control, segments=segments)
     if "user_id" in table.columns:  # one summation order whatever the row order: exactly invariant results
         order = np.argsort(table["user_id"].to_numpy(), kind="stable")
         table = table.iloc[order].reset_index(drop=True)
@@ -144,9 +237,9 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     labels = segment_labels(table) if segments else []
 
     counts = table["arm"].value_counts()
-    srm = srm_test({a: int(counts.get(a, 0)) for a in arms}, shares)
+    srm = srm_test({a: int(counts.get(a, 0)) for a in arms}, shares, threshold=levels.quality_alpha)
 
-    # one grouping for every closed-form metric
+    # one grouping for every closed-form metric and the balance check
     variables: list[str] = []
     for m in mets:
         if m.name in boot_names:
@@ -155,7 +248,7 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
             variables.append(c)
         if m.subset:
             variables.append(_count_column(m))
-    variables = list(dict.fromkeys(variables))
+    variables = list(dict.fromkeys(variables + pre_cols))
     for m in mets:
         if m.subset:
             table[m.numerator] = np.nan_to_num(table[m.numerator].to_numpy(np.float64), nan=0.0)
@@ -180,45 +273,84 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     boot_points = _bootstrap_groups(table, arms, labels, [m for m in mets if m.name in boot_names],
                                     n_boot, seed) if boot_names else {}
     for m in mets:
+        role = roles.role(m.name)
         for seg in seg_list:
             for arm in treatments:
                 if m.name in boot_names:
                     (pc, rc, nc), (pt, rt, nt) = boot_points[(m.name, control, seg)], boot_points[(m.name, arm, seg)]
-                    res = boot.bootstrap_test(pc, rc, pt, rt, n_c=nc, n_t=nt, alpha=alpha)
+                    res = boot.bootstrap_test(pc, rc, pt, rt, n_c=nc, n_t=nt, alpha=levels.alpha)
                     with np.errstate(invalid="ignore"):
                         sd = float(np.sqrt(np.nanvar(rc, ddof=1) * nc)) if np.isfinite(rc).sum() > 1 else float("nan")
-                    rows.append(_row(m, seg, arm, res, sd, None))
+                    rows.append(_row(m, seg, arm, res, sd, None, role, roles, levels))
                 else:
-                    res, sd = _test_row(m, moments[(control, seg)], moments[(arm, seg)], cov_of[m.name], alpha)
-                    rows.append(_row(m, seg, arm, res, sd, cov_of[m.name]))
+                    res, sd = _test_row(m, moments[(control, seg)], moments[(arm, seg)], cov_of[m.name], levels.alpha)
+                    rows.append(_row(m, seg, arm, res, sd, cov_of[m.name], role, roles, levels))
         if m.name in boot_names:
             boot_info[m.name] = {"replicates": n_boot, "seed": seed, "max_units": boot.MAX_UNITS}
 
-    # two families: the whole population's rows (the confirmatory tests the decision reads) and
-    # the segment rows (the breakdown), each corrected on its own, so asking for segments never
-    # changes the headline p-values
-    for family in ([r for r in rows if r["segment"] == "all"], [r for r in rows if r["segment"] != "all"]):
-        p_adj = adjust([r["p_value"] for r in family], correction)
+    _correct(rows, levels)
+    balance = _balance(moments, control, treatments, pre_cols, levels)
+    return Analysis(
+        control=control, arms=tuple(arms), segments=tuple(seg_list), n_users=int(len(table)), roles=roles,
+        levels=levels, srm=srm, balance=tuple(balance), results=tuple(rows),
+        heterogeneity=tuple(heterogeneity_table(rows)) if segments else (),
+        samples=tuple(srm_by_segment(table, arms, shares, levels.quality_alpha)) if "segment" in table else (),
+        cuped={m.name: ("/".join(cov_of[m.name]) if cov_of[m.name] else None) for m in mets},
+        bootstrap=boot_info)
+
+
+def _metrics_in_play(roles: Roles, columns, extra: Sequence[str] | None) -> list[Metric]:
+    """The success metrics, guardrails and secondary metrics (named, or every other registry
+    metric whose columns the table has), strategic per-user metrics, then ``extra``."""
+    names = list(roles.deciding())
+    if roles.secondary is not None:
+        names += list(roles.secondary)
+    else:
+        present = set(columns)
+        names += [n for n in DEFAULT_METRICS if all(c in present for c in get_metric(n).columns)]
+    names += [s for s in roles.strategic if s not in STRATEGIC_EXPOSURE]
+    names += list(extra or ())
+    if not names:
+        raise InputError("no metrics to analyse")
+    return [get_metric(n, columns) for n in dict.fromkeys(names)]
+
+
+def _correct(rows: list[dict], levels: Levels) -> None:
+    """p_adjusted and significant per family: success rows (whole population) corrected by
+    ``levels.correction`` across success metrics and arms; guardrail rows uncorrected (their
+    decision tests are the non-inferiority and deterioration tests); secondary and strategic
+    rows by Benjamini-Hochberg (descriptive); segment rows by Benjamini-Hochberg on their own."""
+    whole = [r for r in rows if r["segment"] == ALL]
+    families = [
+        ("success", [r for r in whole if r["role"] == "success"], levels.correction),
+        ("guardrail", [r for r in whole if r["role"] == "guardrail"], "none"),
+        ("descriptive", [r for r in whole if r["role"] in ("secondary", "strategic")], "bh"),
+        ("segments", [r for r in rows if r["segment"] != ALL], "bh"),
+    ]
+    for name, family, method in families:
+        p_adj = adjust([r["p_value"] for r in family], method)
         for r, q in zip(family, p_adj):
             r["p_adjusted"] = float(q) if np.isfinite(q) else None
-            r["significant"] = bool(np.isfinite(q) and q <= alpha)
+            r["significant"] = bool(np.isfinite(q) and q <= levels.alpha)
+            r["family"] = name
 
-    result = {
-        "control": control,
-        "alpha": alpha,
-        "correction": correction,
-        "srm": srm.to_dict(),
-        "results": rows,
-        "decision": None,
-        "arms": arms,
-        "segments": seg_list,
-        "n_users": int(len(table)),
-        "cuped": {m.name: ("/".join(cov_of[m.name]) if cov_of[m.name] else None) for m in mets},
-        "heterogeneity": heterogeneity_table(rows) if segments else [],
-        "bootstrap": boot_info,
-    }
-    result["decision"] = decide(result, roles).to_dict()
-    return result
+
+def _balance(moments, control: str, treatments, pre_cols: Sequence[str], levels: Levels) -> list[dict]:
+    """Balance of each ``pre_*`` covariate between each treatment arm and the control (Welch's
+    t), Bonferroni-corrected over covariates and arms: assignment was random, so a difference
+    at the quality level says assignment or the covariates are broken."""
+    out = []
+    for col in pre_cols:
+        c = MeanStats.from_moments(moments[(control, ALL)], col)
+        for arm in treatments:
+            res = welch_test(c, MeanStats.from_moments(moments[(arm, ALL)], col), levels.alpha)
+            out.append({"column": col, "arm": arm, "control": res.control, "treatment": res.treatment,
+                        "diff": res.diff, "p_value": res.p_value})
+    adj = adjust([b["p_value"] for b in out], "bonferroni") if out else []
+    for b, q in zip(out, adj):
+        b["p_adjusted"] = float(q) if np.isfinite(q) else None
+        b["ok"] = bool(not np.isfinite(q) or q >= levels.quality_alpha)
+    return out
 
 
 def _bootstrap_groups(table: pd.DataFrame, arms, labels, mets: list[Metric], n_boot: int, seed: int) -> dict:
@@ -272,43 +404,95 @@ def heterogeneity_table(rows: list[dict]) -> list[dict]:
     return out
 
 
-def monitor(tables: Sequence[pd.DataFrame], control: str, metric: str, alpha: float = 0.05,
-            tau2: float | None = None) -> dict[str, SequentialResult]:
-    """Always-valid day-by-day monitoring: ``tables`` are cumulative per-user tables, one per
-    look (day); returns each treatment arm's sequential test of ``metric`` (no CUPED)."""
-    return monitor_many(tables, control, [metric], alpha, tau2)[metric]
+def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = None,
+            levels: Levels | None = None, days: Sequence[int] | None = None) -> list[dict]:
+    """Always-valid daily monitoring of the decision's metrics, with the same roles.
 
+    ``tables`` are cumulative per-user tables of one fixed cohort, one per look (any iterable:
+    each is reduced to per-arm summaries and dropped, so a generator never holds more than
+    one); ``days`` labels the looks (0, 1, ... by default). The estimand of look d is the
+    effect on the metric accumulated up to day d, so each look reports its own always-valid
+    interval (:func:`~recsys.stats.sequential.look_intervals`), and the mixing variances are
+    tuned to the first look. Per role, at each look:
 
-def monitor_many(tables: Iterable[pd.DataFrame], control: str, metrics: Sequence[str], alpha: float = 0.05,
-                 tau2: float | None = None) -> dict[str, dict[str, SequentialResult]]:
-    """:func:`monitor` of several metrics in one pass over ``tables`` (any iterable: each look's
-    table is reduced to per-arm moments and can be dropped, so a generator of large daily tables
-    never holds more than one), keyed by metric then arm."""
-    alpha = check_alpha(alpha)
-    looks: dict[str, dict[str, list]] = {}
+    * success: the always-valid test of no difference at alpha / (success metrics x arms)
+      (Bonferroni, valid for always-valid p-values): ``better`` / ``worse`` / ``not significant``;
+    * guardrail: non-inferiority on the contrast treatment - (1 + margin) control (relative
+      margins) or diff - margin, whose always-valid interval at ``guardrail_alpha`` must lie on
+      the safe side: ``non-inferior`` / ``inconclusive``;
+    * success and guardrail: ``harmed`` when the look's always-valid interval at
+      ``deterioration_alpha`` lies wholly on the harmful side.
+
+    Returns one record per (day, arm, metric); CUPED is not used (the mixture needs each look's
+    plain variance). Composite metrics cannot be monitored.
+    """
+    roles = (roles if roles is not None else Roles()).validate()
+    levels = (levels or Levels()).validate()
+    metrics = list(roles.deciding())
     specs: dict[str, Metric] | None = None
+    looks: dict[tuple[str, str], list] = {}
+    n_looks = 0
     for t in tables:
         if specs is None:
-            specs = {}
-            for metric in dict.fromkeys(metrics):
-                m = get_metric(metric, t.columns)
-                if m.kind == "composite":
-                    raise InputError(f"{metric} is a composite; sequential monitoring covers means, ratios and proportions")
-                specs[metric] = m
-        for metric, m in specs.items():
-            post = _post_columns(m)
-            cols = list(post) + ([_count_column(m)] if m.subset else [])
-            tab = validate_table(t, numeric=m.columns, control=control)
+            specs = {m: get_metric(m, t.columns) for m in metrics}
+        n_looks += 1
+        cols = [c for m in specs.values() for c in m.columns]
+        tab = validate_table(t, numeric=cols, control=control)
+        for m in specs.values():
             if m.subset:
                 tab[_count_column(m)] = t[m.numerator].notna().to_numpy(np.float64)
                 tab[m.numerator] = np.nan_to_num(tab[m.numerator].to_numpy(np.float64), nan=0.0)
-            g = summarize(tab, cols, ["arm"])
-            empty = Moments.empty(cols)
+        variables = list(dict.fromkeys(c for m in specs.values() for c in
+                                       _post_columns(m) + ((_count_column(m),) if m.subset else ())))
+        g = summarize(tab, variables, ["arm"])
+        empty = Moments.empty(variables)
+        arms = arms_in_order(tab, control)
+        for m in specs.values():
+            post = _post_columns(m)
             sc = stats_from_moments(g.get((control,), empty), post, _count_column(m))
-            for arm in arms_in_order(tab, control)[1:]:
-                looks.setdefault(metric, {}).setdefault(arm, []).append(
-                    (sc, stats_from_moments(g.get((arm,), empty), post, _count_column(m))))
+            for arm in arms[1:]:
+                st = stats_from_moments(g.get((arm,), empty), post, _count_column(m))
+                looks.setdefault((m.name, arm), []).append(
+                    (float(sc.mean), float(st.mean), float(sc.var_of_mean), float(st.var_of_mean), sc.n, st.n))
     if specs is None:
         raise InputError("no looks to monitor")
-    return {metric: {arm: sequential_from_stats(lk, alpha, tau2) for arm, lk in looks.get(metric, {}).items()}
-            for metric in specs}
+    labels = list(days) if days is not None else list(range(n_looks))
+    n_arms = len({arm for _, arm in looks})
+    success_alpha = levels.alpha / (len(roles.success) * max(n_arms, 1))
+    z = float(sps.norm.isf(levels.alpha / 2))
+    out = []
+    for (metric, arm), seq in looks.items():
+        c, t, vc, vt, nc, nt = (np.array(x) for x in zip(*seq))
+        diff, var = t - c, vc + vt
+        role = roles.role(metric)
+        harm_up = specs[metric].lower_is_better
+        _, det_lo, det_hi, _ = look_intervals(diff, var, levels.deterioration_alpha)
+        harmed = det_lo > 0 if harm_up else det_hi < 0
+        if role == "success":
+            p, lo, hi, tau2 = look_intervals(diff, var, success_alpha)
+            sig = p <= success_alpha
+            good = (diff < 0) if harm_up else (diff > 0)
+            status = np.where(sig & good, "better", np.where(sig, "worse", "not significant"))
+            level = success_alpha
+        else:
+            g = roles.margins[metric]
+            if g.relative:
+                k = 1.0 + g.margin
+                contrast, cvar = t - k * c, vt + k * k * vc
+            else:
+                contrast, cvar = diff - g.margin, var
+            _, c_lo, c_hi, _ = look_intervals(contrast, cvar, levels.guardrail_alpha)
+            safe = c_hi < 0 if harm_up else c_lo > 0
+            p, lo, hi, tau2 = look_intervals(diff, var, levels.guardrail_alpha)
+            status = np.where(safe, "non-inferior", "inconclusive")
+            level = levels.guardrail_alpha
+        status = np.where(harmed, "harmed", status)
+        se = np.sqrt(var)
+        for i, day in enumerate(labels):
+            out.append({"day": int(day), "arm": arm, "metric": metric, "role": role, "estimate": float(diff[i]),
+                        "control": float(c[i]), "treatment": float(t[i]),
+                        "ci_low": float(lo[i]), "ci_high": float(hi[i]), "p_value": float(p[i]), "level": level,
+                        "status": str(status[i]), "se": float(se[i]),
+                        "fixed_ci_low": float(diff[i] - z * se[i]), "fixed_ci_high": float(diff[i] + z * se[i]),
+                        "n_control": int(nc[i]), "n_treatment": int(nt[i]), "tau2": float(tau2)})
+    return out

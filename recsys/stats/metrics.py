@@ -1,4 +1,4 @@
-"""The metric registry (contracts section 2): what each metric is, computed at the user level.
+"""The metric registry (docs/contracts.md section 2): what each metric is, computed at the user level.
 
 A metric names the per-user columns it is built from, its kind (which decides the test), which
 direction is good, and the ``pre_*`` covariates CUPED may use for it (the first candidate whose
@@ -88,7 +88,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 #: columns each composite is built from
 COMPOSITE_COLUMNS = {"engagement_efficiency": ("plays", "sessions", "completions", "time_to_first_play_s")}
 
-#: the columns every per-user table has (contracts section 1); metric columns come from METRICS
+#: the columns every per-user table has (docs/contracts.md section 1); metric columns come from METRICS
 ID_COLUMNS = ("user_id", "arm", "segment")
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions",
                  "active_days")

@@ -146,9 +146,11 @@ def plan(metric: str, baseline: float, *, sd: float | None = None, mde: float | 
         sd = None
     else:
         if sd is None:
-            what = "the per-user standard deviation" if m.kind == "mean" else \
-                "the per-user standard deviation of the linearised ratio (the sd_control of recsys analyze)"
-            raise InputError(f"--sd is required for {m.kind} metric {metric}: {what}")
+            what = ("the per-user standard deviation" if m.kind == "mean" else
+                    "it is a ratio of per-user sums, so its variance depends on how clicks cluster by user: the "
+                    "per-user standard deviation of the linearised ratio (sd_control in recsys analyze's JSON)")
+            raise InputError(f"--sd is required for {metric}: {what}; or plan from a previous run with "
+                             "--from users.parquet")
         if not (np.isfinite(sd) and sd > 0):
             raise InputError(f"--sd must be positive, got {sd}")
     if relative and baseline == 0:

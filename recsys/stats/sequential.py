@@ -11,7 +11,16 @@ under the null (Johari et al. 2017's mSPRT; the asymptotic confidence sequences 
 Waudby-Smith et al. 2023), so by Ville's inequality P(Lambda ever exceeds 1/alpha) <= alpha.
 The always-valid p-value is min(1, 1 / max Lambda so far); the confidence sequence is the set
 of effects not rejected, intersected over looks. ``tau2`` sets where the test is most
-sensitive: by default it is tuned to the variance at the final planned look.
+sensitive. It must be fixed before the data it tests: by default it is tuned to the variance
+at the first look (:func:`first_look_tau2`), never to a later one (tuning it to the final look's
+variance, as an earlier version did, reads the future).
+
+Two settings. When users arrive over time and the estimand is fixed, the intersection over
+looks is a valid confidence sequence (:func:`sequential_test`). In an experiment's daily
+monitor the cohort is fixed at assignment and the estimand grows every day (the effect on
+clicks up to day d): the intersection then means nothing, so :func:`look_intervals` gives each
+look's own always-valid interval, which covers that look's estimand; the closed-loop check in
+tests/stats/test_sequential_cohort.py measures its false-alarm rate on such cohorts.
 """
 
 from __future__ import annotations
@@ -35,6 +44,26 @@ def optimal_tau2(final_variance: float, alpha: float = 0.05) -> float:
 
     best = optimize.minimize_scalar(width, bounds=(-10.0, 10.0), method="bounded")
     return float(final_variance * np.exp(best.x))
+
+
+def first_look_tau2(variances, alpha: float = 0.05) -> float:
+    """The mixing variance tuned to the first look with a usable variance (1.0 if none)."""
+    v = np.asarray(variances, dtype=np.float64)
+    finite = v[np.isfinite(v) & (v > 0)]
+    return optimal_tau2(float(finite[0]) if finite.size else 1.0, alpha)
+
+
+def look_intervals(diff, var, alpha: float = 0.05, tau2: float | None = None):
+    """Each look's always-valid interval and p-value: (p_value, ci_low, ci_high, tau2).
+
+    ``p_value`` is the running always-valid p (it never rises); the interval is the look's own
+    (1 - alpha) mixture interval, not intersected over looks, so it covers a growing estimand.
+    """
+    d = np.asarray(diff, dtype=np.float64)
+    v = np.asarray(var, dtype=np.float64)
+    tau2 = first_look_tau2(v, alpha) if tau2 is None else tau2
+    r = confidence_radius(v, tau2, alpha)
+    return always_valid_p(d, v, tau2), d - r, d + r, tau2
 
 
 def mixture_log_lr(diff, var, tau2, null: float = 0.0) -> np.ndarray:
@@ -89,12 +118,12 @@ class SequentialResult:
 
 def sequential_test(diffs, variances, alpha: float = 0.05, tau2: float | None = None,
                     n_control=None, n_treatment=None) -> SequentialResult:
-    """Always-valid p-values and confidence sequence over looks of cumulative estimates."""
+    """Always-valid p-values and confidence sequence over looks of cumulative estimates of a
+    fixed estimand (users arriving over time); ``tau2`` defaults to :func:`first_look_tau2`."""
     d = np.asarray(diffs, dtype=np.float64)
     v = np.asarray(variances, dtype=np.float64)
     if tau2 is None:
-        finite = v[np.isfinite(v) & (v > 0)]
-        tau2 = optimal_tau2(float(finite[-1]) if finite.size else 1.0, alpha)
+        tau2 = first_look_tau2(v, alpha)
     p = always_valid_p(d, v, tau2)
     r = confidence_radius(v, tau2, alpha)
     with np.errstate(invalid="ignore"):

@@ -1,9 +1,20 @@
 """Synthetic per-user tables with known effects, drawn directly with numpy (no simulator).
 
 For tests, calibration runs and benchmarks of the statistics: fast (a million users in about a
-second), with the columns of contracts section 1, ``pre_*`` covariates correlated with the
-outcomes through a latent activity level, four segments, and optional multiplicative effects
-per treatment arm on click-through, watch time and churn.
+second), with the columns of docs/contracts.md section 1 and the skew of real product data:
+
+* activity is gamma-Poisson: a user's daily visit rate is gamma-distributed (a few heavy users,
+  many light ones), sessions Poisson given the rate, so counts are over-dispersed;
+* each user has a click propensity of their own (beta), so clicks are clustered by user;
+* watch minutes are zero-inflated lognormal: zero without a play, otherwise the plays times a
+  per-play length drawn around the user's own lognormal taste for long sittings;
+* churn is near 4% over two weeks, likelier for light users;
+* the ``pre_*`` covariates come from a 28-day pre-period of the same users, so they are
+  correlated with the outcomes through the same latent traits, as CUPED expects.
+
+``effects`` = {arm: {"ctr": 1.05, "watch_minutes": 1.05, "churn_rate": 1.2, "regret_ratio": 1.1}}
+multiplies that arm's click propensity, minutes per play, churn probability and early-abandon
+probability in the experiment period (never in the pre-period).
 """
 
 from __future__ import annotations
@@ -14,54 +25,57 @@ import numpy as np
 import pandas as pd
 
 SEGMENTS = ("new", "low_engagement", "regular", "power")
-_SEGMENT_P = (0.15, 0.3, 0.4, 0.15)
-_SEGMENT_ACTIVITY = (0.6, 0.5, 1.0, 2.2)
 
 
 def synthetic_table(n_users: int, arms: Sequence[str] = ("control", "treatment"), *, seed: int = 0,
                     effects: Mapping[str, Mapping[str, float]] | None = None, shares: Sequence[float] | None = None,
                     days: int = 14) -> pd.DataFrame:
-    """A per-user table; ``effects`` = {arm: {"ctr": 1.05, "watch_minutes": 1.02, "churn_rate": 0.9}}
-    multiplies that arm's click probability, minutes per play and churn probability."""
+    """A per-user table of ``n_users`` users split over ``arms`` (by ``shares``, equal by default)."""
     rng = np.random.default_rng(seed)
     n = int(n_users)
     effects = effects or {}
     p = np.full(len(arms), 1 / len(arms)) if shares is None else np.asarray(shares, dtype=float)
     arm_idx = rng.choice(len(arms), size=n, p=p)
-    seg_idx = rng.choice(len(SEGMENTS), size=n, p=_SEGMENT_P)
-    activity = np.asarray(_SEGMENT_ACTIVITY)[seg_idx] * rng.lognormal(0.0, 0.5, n)
-    taste = rng.beta(3, 17, n)                            # a user's own click propensity
+    rate = rng.gamma(0.9, 0.35, n)                        # visits per day: gamma, mean ~0.32
+    new = rng.random(n) < 0.1
+    propensity = rng.beta(2.0, 9.0, n)                    # the user's own click propensity, mean ~0.18
+    sitting = rng.lognormal(np.log(22.0), 0.6, n)         # the user's typical minutes per play
+    frail = rng.lognormal(0.0, 0.5, n)                    # churn proneness
 
     def factor(metric: str) -> np.ndarray:
         f = np.array([effects.get(a, {}).get(metric, 1.0) for a in arms])
         return f[arm_idx]
 
-    def period(scale: float, ctr_f, min_f, churn_f, length: int):
-        sessions = rng.poisson(activity * scale * length / 7 * 3)
-        impressions = rng.poisson(sessions * 12.0)
-        clicks = rng.binomial(impressions, np.clip(taste * ctr_f, 0, 1))
+    def period(length: int, ctr_f, min_f, churn_f, regret_f, active_rate):
+        sessions = rng.poisson(active_rate * length)
+        impressions = rng.poisson(sessions * 14.0)
+        clicks = rng.binomial(impressions, np.clip(propensity * ctr_f, 0, 1))
         plays = rng.binomial(clicks, 0.55)
-        completions = rng.binomial(plays, 0.45)
-        early = rng.binomial(plays - completions, 0.35)
-        minutes = rng.gamma(2.0, 14.0 * min_f, n) * plays
-        active = np.minimum(sessions, rng.binomial(length, np.clip(activity * 0.25, 0, 1)) + (sessions > 0))
-        active = np.minimum(active, length)
-        churn_p = np.clip(0.35 / (1 + 3 * activity) * churn_f, 0, 1)
+        completions = rng.binomial(plays, 0.4)
+        early = rng.binomial(plays - completions, np.clip(0.17 * regret_f, 0, 1))
+        per_play = sitting * min_f * rng.lognormal(-0.08, 0.4, n)
+        minutes = plays * per_play
+        active = np.minimum(sessions, rng.binomial(length, 1 - np.exp(-active_rate)))
+        churn_p = np.clip(0.07 * frail / (0.4 + active_rate) * 0.32 * churn_f * length / 14, 0, 1)
         churned = (rng.random(n) < churn_p).astype(np.int64)
         return sessions, impressions, clicks, plays, completions, early, minutes, active, churned
 
-    pre = period(1.0, 1.0, 1.0, 1.0, 28)
-    post = period(1.0, factor("ctr"), factor("watch_minutes"), factor("churn_rate"), days)
+    one = np.ones(n)
+    pre = period(28, one, one, one, one, np.where(new, rate * 0.25, rate))
+    post = period(days, factor("ctr"), factor("watch_minutes"), factor("churn_rate"), factor("regret_ratio"), rate)
     sessions, impressions, clicks, plays, completions, early, minutes, active, churned = post
-    ttfp = np.where(plays > 0, rng.gamma(3.0, 20.0, n) / (0.5 + taste * 2), np.nan)
+    ttfp = np.where(plays > 0, rng.gamma(3.0, 4.0, n) / (0.3 + propensity * 3), np.nan)
+    pre_active = pre[7]
+    seg = np.where(new, 0, np.where(pre_active <= 3, 1, np.where(pre_active <= 11, 2, 3)))
     return pd.DataFrame({
         "user_id": np.arange(n, dtype=np.int64),
         "arm": np.asarray(arms, dtype=object)[arm_idx],
-        "segment": np.asarray(SEGMENTS, dtype=object)[seg_idx],
+        "segment": np.asarray(SEGMENTS, dtype=object)[seg],
         "impressions": impressions, "clicks": clicks, "plays": plays, "watch_minutes": minutes,
         "completions": completions, "early_abandons": early, "sessions": sessions, "active_days": active,
         "churned": churned, "time_to_first_play_s": ttfp,
-        "pre_watch_minutes": pre[6], "pre_sessions": pre[0].astype(float), "pre_active_days": pre[7].astype(float),
+        "pre_watch_minutes": pre[6], "pre_sessions": pre[0].astype(float), "pre_active_days": pre_active.astype(float),
         "pre_plays": pre[3].astype(float), "pre_clicks": pre[2].astype(float),
         "pre_impressions": pre[1].astype(float), "pre_completions": pre[4].astype(float),
+        "pre_early_abandons": pre[5].astype(float),
     })

@@ -1,4 +1,4 @@
-"""Validation of a per-user table (contracts section 1) before any statistics.
+"""Validation of a per-user table (docs/contracts.md section 1) before any statistics.
 
 Every problem is an InputError with one line naming the column and the first bad row (rows
 count from 1, the header not included, with the user id when there is one). Only the columns

@@ -24,6 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from recsys.stats.analysis import analyze
+from recsys.stats.roles import Roles
 from recsys.tune.config import AXES, LOWER_IS_BETTER, OBJECTIVES, REPORTED_METRICS, TESTED_METRICS, TuneConfig
 from recsys.tune.sweep import RETRAINED, STATIC, ReplicateResult
 
@@ -56,7 +57,7 @@ def _ratio(num, den) -> np.ndarray:
 
 def group_metrics(table: pd.DataFrame) -> pd.DataFrame:
     """ctr, watch_minutes, completion_rate, churn_rate and retention per (arm, segment) of a
-    per-user table, segment "all" included (contracts section 2 definitions)."""
+    per-user table, segment "all" included (docs/contracts.md section 2 definitions)."""
     parts = []
     for by in (["arm"], ["arm", "segment"]):
         g = table.groupby(by, sort=True)
@@ -118,9 +119,11 @@ def pooled_tests(config: TuneConfig, results: list[ReplicateResult], variant: st
                        ignore_index=True)
     exp = config.experiment
     names = config.arm_names
+    # every tested metric in one family, corrected as the experiment asks (no decision roles here)
+    roles = Roles(success=tuple(TESTED_METRICS), guardrails=(), secondary=())
     res = analyze(pooled, config.control, alpha=exp.alpha, correction=exp.correction, cuped=exp.cuped, segments=True,
-                  metrics=list(TESTED_METRICS), shares={a: 1.0 / len(names) for a in names}, seed=exp.seed)
-    rows = pd.DataFrame(res["results"])
+                  roles=roles, shares={a: 1.0 / len(names) for a in names}, seed=exp.seed)
+    rows = res.to_frame()
     rows = rows[rows["metric"].isin(TESTED_METRICS)][["metric", "segment", "arm", *_AB]]
     churn = rows[rows["metric"] == "churn_rate"]
     base = 1.0 - churn["control"]

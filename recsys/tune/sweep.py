@@ -44,7 +44,7 @@ class ReplicateResult:
     replicate: int
     seed: int
     variant: str
-    table: pd.DataFrame      # the per-user table (contracts section 1)
+    table: pd.DataFrame      # the per-user table (docs/contracts.md section 1)
     exposure: pd.DataFrame   # per (arm, segment), segment "all" included: recsys.exposure measures
 
 

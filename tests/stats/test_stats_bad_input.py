@@ -51,8 +51,17 @@ CASES = [
     ("shares unknown arm", None, ("--shares", "popularity=0.5", "--shares", "nope=0.5"), ["no share", "hybrid"]),
     ("unknown metric", None, ("--metrics", "ctr,nonsense"), ["unknown metric", "nonsense"]),
     ("unknown primary", None, ("--primary", "happiness"), ["unknown metric", "happiness"]),
-    ("bad guardrail", None, ("--guardrail", "churn_rate"), ["--guardrail", "METRIC=TOLERANCE"]),
-    ("bad tolerance", None, ("--guardrail", "churn_rate=lots"), ["churn_rate", "not a number"]),
+    ("bad guardrail", None, ("--guardrail", "churn_rate"), ["--guardrail", "METRIC=MARGIN"]),
+    ("bad margin", None, ("--guardrail", "churn_rate=lots"), ["churn_rate", "not a number"]),
+    ("margin of the wrong sign", None, ("--guardrail", "churn_rate=-0.1"), ["churn_rate", "wrong sign", "positive"]),
+    ("falling margin on a higher-is-better metric", None, ("--guardrail", "completion_rate=0.02"),
+     ["completion_rate", "wrong sign", "negative"]),
+    ("zero margin", None, ("--guardrail", "churn_rate=0"), ["churn_rate", "margin of 0"]),
+    ("guardrail not in the table", lambda d: d.drop(columns=["early_abandons"]), (),
+     ["missing required column", "early_abandons"]),
+    ("post-period covariate", None, ("--covariate", "watch_minutes=sessions"), ["sessions", "pre-period"]),
+    ("metric in two roles", None, ("--guardrail", "ctr=-0.05"), ["ctr", "two roles"]),
+    ("composite as success", None, ("--primary", "engagement_efficiency"), ["composite", "success"]),
     ("bad correction", None, ("--correction", "bonferroni"), ["correction", "bonferroni"]),
 ]
 
@@ -90,11 +99,29 @@ def test_missing_and_unreadable_files(capsys, tmp_path):
     assert rc == 2 and "cannot read" in err and len(err.strip().splitlines()) == 1
 
 
-def test_json_into_a_missing_directory(capsys, tmp_path, table):
+def test_json_into_a_missing_directory_creates_it(capsys, tmp_path, table):
+    """Like --out, --json creates its folder (when the work succeeds), and a path under a file
+    is one line, exit 2."""
     path = tmp_path / "users.csv"
     table.to_csv(path, index=False)
-    rc = main(["analyze", str(path), "--control", "popularity", "--json", str(tmp_path / "nope" / "o.json")])
-    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    target = tmp_path / "nope" / "deeper" / "o.json"
+    assert main(["analyze", str(path), "--control", "popularity", "--json", str(target)]) == 0
+    assert target.is_file()
+    rc = main(["analyze", str(path), "--control", "popularity", "--json", str(path / "o.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "not a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_role_in_a_config(capsys, tmp_path, table):
+    path = tmp_path / "users.csv"
+    table.to_csv(path, index=False)
+    cfg = tmp_path / "exp.toml"
+    cfg.write_text('[experiment]\ncontrol = "popularity"\n\n[metrics]\nprimary = "ctr"\nguardrial = ["churn_rate"]\n')
+    out = tmp_path / "o.json"
+    rc = main(["analyze", str(path), "--config", str(cfg), "--json", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and "unknown role metrics.guardrial" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
 
 
 def test_empty_table(capsys, tmp_path, table):
@@ -112,8 +139,10 @@ def test_extra_columns_and_empty_time_to_first_play_are_fine(capsys, tmp_path, t
 @pytest.mark.parametrize("argv,needle", [
     (["power", "--metric", "watch_minutes", "--baseline", "180", "--mde", "5"], "--sd is required"),
     (["power", "--metric", "churn_rate", "--baseline", "0.1", "--mde", "0.01", "--alpha", "2"], "alpha"),
-    (["power", "--metric", "churn_rate", "--baseline", "0.1"], "one of the arguments"),
-    (["power", "--metric", "churn_rate", "--baseline", "0.1", "--mde", "0.01", "--users", "10"], "not allowed"),
+    (["power", "--metric", "churn_rate", "--baseline", "0.1"], "exactly one of --mde and --users"),
+    (["power", "--metric", "churn_rate", "--baseline", "0.1", "--mde", "0.01", "--users", "10"],
+     "exactly one of --mde and --users"),
+    (["power", "--mde", "0.05"], "give --from users.parquet"),
     (["power", "--metric", "nope", "--baseline", "0.1", "--mde", "0.01"], "unknown metric"),
     (["power", "--metric", "churn_rate", "--baseline", "0.1", "--users", "-5"], "--users"),
 ])

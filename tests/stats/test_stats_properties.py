@@ -7,7 +7,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recsys.stats.analysis import analyze
+from recsys.decision import decide
+from recsys.stats.analysis import analyze as _analyze
 from recsys.stats.synthetic import synthetic_table
 
 # derandomize: the same examples on every run, so CI is reproducible (set it False to explore new ones)
@@ -15,6 +16,11 @@ SETTINGS = settings(max_examples=12, deadline=None, derandomize=True, suppress_h
 KW = dict(segments=True, n_boot=200)
 NUMERIC = ("control", "treatment", "diff", "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high",
            "p_value", "p_adjusted")
+
+
+def analyze(df, control, **kw) -> dict:
+    a = _analyze(df, control, **kw)
+    return {**a.to_dict(), "decision": decide(a).to_dict()}
 
 
 def _table(seed: int, n: int, lift: float):

@@ -98,31 +98,93 @@ def test_delta_variance_by_hand():
     assert s.var_of_mean == pytest.approx(var, rel=1e-10)
 
 
-def test_relative_lift_delta_method_by_hand():
+def test_relative_lift_fieller_by_hand():
+    """rel_se is the delta method's; the interval is Fieller's: the roots of
+    (T - r C)^2 = q^2 (v_T + r^2 v_C) for independent arms, minus 1."""
     a, b = WELCH_CASES[0]
     res = welch_test(mean_stats(a), mean_stats(b))
     ma, mb = np.mean(a), np.mean(b)
     va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
     rel_var = vb / ma ** 2 + mb ** 2 * va / ma ** 4   # two independent arms: no covariance term
-    z = sps.norm.ppf(0.975)
     q = sps.t.ppf(0.975, res.df)
+    roots = np.sort(np.roots([ma ** 2 - q * q * va, -2 * ma * mb, mb ** 2 - q * q * vb]).real)
     assert res.rel_lift == pytest.approx(mb / ma - 1, abs=1e-12)
     assert res.rel_se == pytest.approx(np.sqrt(rel_var), abs=10 ** -DEC)
-    assert res.rel_ci_low == pytest.approx(mb / ma - 1 - q * np.sqrt(rel_var), abs=10 ** -DEC)
-    assert z < q  # a t interval is wider than a normal one
+    assert (res.rel_ci_low, res.rel_ci_high) == pytest.approx(tuple(roots - 1), abs=10 ** -DEC)
+    assert sps.norm.ppf(0.975) < q  # a t interval is wider than a normal one
 
 
-PROPORTION_CASES = [(120, 1000, 150, 1000), (9, 80, 21, 95), (512, 5120, 480, 5050)]
+@pytest.mark.parametrize("a,b", WELCH_CASES)
+def test_relative_interval_agrees_with_the_test(a, b):
+    """Fieller's interval excludes 0 exactly when the two-sided test rejects, at any level (when
+    the control itself is not distinguishable from 0 at that level the set is unbounded: NaN)."""
+    for alpha in (0.01, 0.05, 0.2, 0.5):
+        res = welch_test(mean_stats(a), mean_stats(b), alpha)
+        if np.isnan(res.rel_ci_low):
+            assert res.control / np.sqrt(res.var_control) < sps.t.isf(alpha / 2, res.df)
+            continue
+        assert (res.p_value <= alpha) == (not res.rel_ci_low <= 0 <= res.rel_ci_high)
+        assert (res.p_value <= alpha) == (not res.ci_low <= 0 <= res.ci_high)
+
+
+PROPORTION_CASES = [(120, 1000, 150, 1000), (9, 80, 21, 95), (512, 5120, 480, 5050), (0, 1000, 3, 150)]
 
 
 @pytest.mark.parametrize("xc,nc,xt,nt", PROPORTION_CASES)
-def test_proportion_z_matches_statsmodels(xc, nc, xt, nt):
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_proportion_wald_matches_statsmodels(xc, nc, xt, nt):
+    """One method for the p-value and the interval: statsmodels' Wald test and interval."""
+    from statsmodels.stats.proportion import test_proportions_2indep
+
     c, t = MeanStats(nc, xc, xc), MeanStats(nt, xt, xt)
     res = proportion_test(c, t)
-    _, p = proportions_ztest([xt, xc], [nt, nc])
+    ref = test_proportions_2indep(xt, nt, xc, nc, method="wald", compare="diff")
     lo, hi = confint_proportions_2indep(xt, nt, xc, nc, method="wald", compare="diff")
-    assert res.p_value == pytest.approx(p, abs=10 ** -DEC)
+    assert res.p_value == pytest.approx(ref.pvalue, abs=10 ** -DEC)
     assert (res.ci_low, res.ci_high) == pytest.approx((lo, hi), abs=10 ** -DEC)
+    assert (res.p_value <= 0.05) == (not lo <= 0 <= hi)
+
+
+def test_the_pooled_p_value_could_disagree_with_the_interval():
+    """Why the pooled p-value went: 0/1000 vs 3/150 gave p = 7.5e-6 beside a Wald interval over 0."""
+    _, pooled = proportions_ztest([3, 0], [150, 1000])
+    assert pooled < 1e-5
+    res = proportion_test(MeanStats(1000, 0, 0), MeanStats(150, 3, 3))
+    assert res.p_value > 0.05 and res.ci_low < 0 < res.ci_high
+
+
+@pytest.mark.parametrize("xc,nc,xt,nt", PROPORTION_CASES[:3])
+@pytest.mark.parametrize("margin", [0.01, -0.01, 0.03])
+def test_absolute_noninferiority_matches_statsmodels(xc, nc, xt, nt, margin):
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    from recsys.stats.inference import noninferiority
+
+    res = proportion_test(MeanStats(nc, xc, xc), MeanStats(nt, xt, xt))
+    ni = noninferiority(res, margin, relative=False, alpha=0.05)
+    alt = "smaller" if margin > 0 else "larger"       # harm is a rise when the margin is positive
+    ref = test_proportions_2indep(xt, nt, xc, nc, value=margin, method="wald", compare="diff", alternative=alt)
+    assert ni.p_value == pytest.approx(ref.pvalue, abs=10 ** -DEC)
+    assert (ni.p_value <= 0.05) == ((ni.bound < margin) if margin > 0 else (ni.bound > margin))
+
+
+@pytest.mark.parametrize("a,b", WELCH_CASES)
+@pytest.mark.parametrize("margin", [0.1, -0.1, 0.3, -0.3])
+def test_relative_noninferiority_is_the_fieller_contrast(a, b, margin):
+    """H0: T / C - 1 at least as bad as the margin, tested on T - (1 + margin) C; the p-value is
+    below alpha exactly when the one-sided Fieller bound clears the margin."""
+    from recsys.stats.inference import noninferiority
+
+    res = welch_test(mean_stats(a), mean_stats(b))
+    ni = noninferiority(res, margin, relative=True, alpha=0.05)
+    ma, mb = np.mean(a), np.mean(b)
+    va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+    k = 1 + margin
+    z = (k * ma - mb) / np.sqrt(vb + k * k * va)
+    z = z if margin > 0 else -z
+    assert ni.p_value == pytest.approx(sps.t.sf(z, res.df), abs=10 ** -DEC)
+    ok = ni.bound < margin if margin > 0 else ni.bound > margin
+    assert (ni.p_value <= 0.05) == ok
 
 
 SRM_CASES = [

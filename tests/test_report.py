@@ -1,5 +1,6 @@
-"""The `recsys demo` HTML report: sections in order, every chart present and decodable, no
-external resources, numbers taken from the analysis, and a headless Chromium render."""
+"""The HTML report of `recsys demo`, `recsys ab --report` and `recsys analyze --report`: sections
+in order (those whose data exists), every chart present and decodable, no external resources,
+numbers and words taken from the analysis, and headless Chromium renders."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import re
 import shutil
 import subprocess
 
-import pandas as pd
 import pytest
 
 import recsys.jobs
 from recsys.cli import main
-from recsys.report.demo import render_demo_report, report_data
+from recsys.jobs import gather_evidence
+from recsys.report.experiment import render_job_report
+from recsys.report.reasons import reason_text, verdict_text
 
 SECTIONS = ["verdict", "tradeoffs", "lifts", "daily", "sequential", "samples", "offline", "exposure", "methods"]
 #: the charts the report promises: forest plots (metrics, segments), daily curves, sequential, exposure
@@ -59,15 +61,17 @@ def test_sections_in_order(demo):
 
 
 def test_verdict_and_reasons_come_from_the_decision(demo):
+    """The same words in the report as in the JSON and the terminal: the verdict, and every
+    reason record worded by the one renderer."""
     dec = demo["analysis"]["decision"]
     v = _section(demo["html"], "verdict")
     assert f"class='verdict {dec['verdict']}'" in v
-    assert dec["verdict"].upper() in v
+    assert html.escape(verdict_text(dec)) in v
     for reason in dec["reasons"]:
-        assert html.escape(reason) in v
+        assert html.escape(reason_text(reason, alpha=demo["analysis"]["alpha"])) in v
 
 
-def test_tradeoff_table_has_every_metric_and_guardrail_tolerance(demo):
+def test_tradeoff_table_has_every_metric_and_guardrail_margin(demo):
     a = demo["analysis"]
     t = _section(demo["html"], "tradeoffs")
     rows = t.count("<tr>") - 1
@@ -76,10 +80,12 @@ def test_tradeoff_table_has_every_metric_and_guardrail_tolerance(demo):
         if r["segment"] == "all":
             assert f"<td>{r['metric']}<span" in t
     guards = a["decision"]["roles"]["guardrails"]
-    assert guards and t.count("tolerance:") == len(guards)
+    assert guards and t.count("<span class='role'>margin ") == len(guards)
     statuses = {x["metric"]: x["guardrail"] for x in a["decision"]["tradeoffs"] if x["guardrail"]}
+    assert set(statuses.values()) <= {"non-inferior", "inconclusive", "harmed"}
     for status in statuses.values():
         assert f"b-{status}'>{status}<" in t
+    assert "across every metric, segment and arm" not in t            # the old, wrong caption
     prim = next(r for r in a["results"] if r["segment"] == "all" and r["metric"] == a["decision"]["roles"]["primary"])
     assert f"{100 * prim['rel_lift']:+.1f}%" in t
 
@@ -108,13 +114,14 @@ def test_sequential_json_and_section(demo):
     a = demo["analysis"]
     seq = a["sequential"]
     roles = a["decision"]["roles"]
-    metrics = {roles["primary"], *roles["guardrails"]}
+    metrics = {*roles["success"], *roles["guardrails"]}
     assert {s["metric"] for s in seq} == metrics
     assert sorted({s["day"] for s in seq}) == list(range(4))
     for s in seq:
-        assert {"day", "arm", "metric", "estimate", "ci_low", "ci_high", "p_value", "reject"} <= set(s)
+        assert {"day", "arm", "metric", "role", "estimate", "ci_low", "ci_high", "p_value", "status"} <= set(s)
+    assert [v["day"] for v in a["sequential_decision"]] == list(range(4))
     sec = _section(demo["html"], "sequential")
-    assert sec.count("<tr><td>") == 4 + len(metrics)   # primary by day, then one row per monitored metric
+    assert sec.count("<tr><td>") == 4                   # one row per day, the verdict of that day last
 
 
 def test_samples_offline_exposure(demo):
@@ -124,6 +131,7 @@ def test_samples_offline_exposure(demo):
         assert f"{n:,}" in s
     for seg, n in job.result.table["segment"].value_counts().items():
         assert f"<td class='l'>{seg}</td>" in s and f"{n:,}" in s
+    assert "Pre-period balance" in s
     off = _section(demo["html"], "offline")
     assert "NDCG@10" in off and all(f"<td class='l'>{arm}</td>" in off for arm in a["arms"])
     ex = _section(demo["html"], "exposure")
@@ -133,27 +141,90 @@ def test_samples_offline_exposure(demo):
 def test_methods_name_what_was_run(demo):
     a = demo["analysis"]
     m = _section(demo["html"], "methods")
-    for word in ("Welch", "delta method", "CUPED", "Holm", "chi-squared", "Cochran", "always-valid", "bootstrap"):
+    for word in ("Welch", "delta method", "CUPED", "Holm", "chi-squared", "Cochran", "always-valid", "bootstrap",
+                 "Fieller", "non-inferiority", "Wald", "Schultzberg"):
         assert word in m, word
+    assert not re.search(r"\bpooled standard error", m)
     for r in a["results"]:
         if r["segment"] == "all" and r.get("variance_reduction") is not None:
             assert f"{100 * r['variance_reduction']:.1f}%" in m
 
 
+def test_header_counts_match_the_tiles(demo):
+    a, job = demo["analysis"], demo["job"]
+    page = demo["html"]
+    sub = page[page.index("<p class='sub'>"):page.index("</p>", page.index("<p class='sub'>"))]
+    assert f"{a['n_users']:,} users assigned" in sub and f"of {job.result.config.users:,} in the world" in sub
+    assert f"<div class='k'>users assigned</div><div class='v'>{a['n_users']:,}</div>" in page
+
+
 def test_preview_section_when_given(demo):
     job = demo["job"]
-    offline = pd.DataFrame({"arm": job.analysis["arms"], "ndcg": 0.1, "precision": 0.1, "recall": 0.1, "map": 0.1,
-                            "coverage": 0.1, "ild": 0.1, "novelty": 0.1, "longtail": 0.1})
+    ev = gather_evidence(job.result, list(job.analysis["arms"]), offline=False)
     frag = {"new": "<div class='homepage'>row for a new user</div>", "power": "<div class='homepage'>power row</div>"}
-    page = render_demo_report(job, frag, data=report_data(job, offline))
+    page = render_job_report(job, frag, evidence=ev)
     sec = _section(page, "preview")
     assert all(f in sec for f in frag.values()) and "What users see" in sec
     assert page.index("<section id='preview'>") < page.index("<section id='methods'>")
     assert page.index("<section id='exposure'>") < page.index("<section id='preview'>")
 
 
+@pytest.fixture(scope="module")
+def other_reports(tmp_path_factory):
+    """`recsys ab --report` on an experiment file and `recsys analyze --report` on a table."""
+    from recsys.stats.synthetic import synthetic_table
+
+    d = tmp_path_factory.mktemp("reports")
+    assert main(["ab", "experiments/hybrid_vs_popularity.toml", "--out", str(d / "ab"), "--users", "2000",
+                 "--days", "3", "--report", "--quiet"]) == 0
+    table = d / "users.parquet"
+    synthetic_table(4000, ("control", "treatment"), seed=3, effects={"treatment": {"ctr": 1.1}}).to_parquet(table)
+    assert main(["analyze", str(table), "--control", "control", "--segments", "--report", str(d / "an" / "r.html"),
+                 "--json", str(d / "an" / "a.json")]) == 0
+    return {"ab": d / "ab" / "report.html", "analyze": d / "an" / "r.html",
+            "analysis": json.loads((d / "an" / "a.json").read_text())}
+
+
+def test_ab_writes_a_report_with_every_section(other_reports):
+    page = other_reports["ab"].read_text(encoding="utf-8")
+    for s in SECTIONS:
+        assert f"<section id='{s}'>" in page, s
+    assert set(re.findall(r"<figure id='fig-([a-z-]+)'>", page)) == CHARTS
+
+
+def test_analyze_writes_a_report_from_the_table_alone(other_reports):
+    """Sections appear when their data exists: no logs, so no daily curves, offline metrics or
+    exposure; the verdict, trade-offs, lifts, sample sizes and methods are there."""
+    page = other_reports["analyze"].read_text(encoding="utf-8")
+    for s in ("verdict", "tradeoffs", "lifts", "samples", "methods"):
+        assert f"<section id='{s}'>" in page, s
+    for s in ("daily", "sequential", "offline", "exposure", "preview"):
+        assert f"<section id='{s}'>" not in page and f"href='#{s}'" not in page, s
+    a = other_reports["analysis"]
+    assert html.escape(verdict_text(a["decision"])) in page
+    assert set(re.findall(r"<figure id='fig-([a-z-]+)'>", page)) == {"forest-metrics", "forest-segments"}
+
+
 def _chromium() -> str | None:
     return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("which,charts", [("ab", len(CHARTS)), ("analyze", 2)])
+def test_ab_and_analyze_reports_render_in_headless_chromium(other_reports, tmp_path, which, charts):
+    exe = _chromium()
+    if exe is None:
+        print("skipped: no chromium, chromium-browser or google-chrome binary on PATH")
+        pytest.skip("no chromium, chromium-browser or google-chrome binary on PATH")
+    probe = ("<script>addEventListener('load',()=>{const im=[...document.querySelectorAll('img.chart')];"
+             "document.body.setAttribute('data-decoded',im.filter(i=>i.complete&&i.naturalWidth>0).length)})</script>")
+    page = tmp_path / "probe.html"
+    page.write_text(other_reports[which].read_text(encoding="utf-8").replace("</body>", probe + "</body>"),
+                    encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+    dom = subprocess.run([exe, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    assert f'data-decoded="{charts}"' in dom
+    assert "class=\"verdict " in dom
 
 
 @pytest.mark.browser
