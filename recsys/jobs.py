@@ -24,6 +24,7 @@ from recsys.experiment.runner import ExperimentResult, run_experiment
 from recsys.exposure import exposure_table
 from recsys.errors import InputError
 from recsys.io import atomic_dir, write_bytes, write_json, write_table, write_text
+from recsys.progress import Progress
 from recsys.simulate.store import RunStore
 from recsys.stats.analysis import Analysis, analyze
 
@@ -130,20 +131,91 @@ def open_work_dir(config: ExperimentConfig, out: str | Path, *, resume: bool) ->
     return work
 
 
-def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool = True,
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run will roughly cost, from the project's benchmarks on a 2-core machine
+    (README "Speed and memory": 45,000 user-days per second on one worker, 1.6x on two; peak
+    memory of all processes about 0.3 GB + 0.3 GB per extra worker + 4 KB per user)."""
+
+    user_days: int
+    seconds: float
+    peak_bytes: float
+    available_bytes: float | None
+
+    @property
+    def too_big(self) -> bool:
+        return self.available_bytes is not None and self.peak_bytes > self.available_bytes
+
+
+def available_memory() -> float | None:
+    """Bytes of memory available now (/proc/meminfo's MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def estimate_run(config: ExperimentConfig, workers: int = 1) -> RunEstimate:
+    """A rough cost of running ``config`` on ``workers`` local workers (see :class:`RunEstimate`)."""
+    users = config.world.users
+    user_days = users * (config.warmup_days + config.days)
+    rate = 45_000.0 * (1 + 0.6 * (max(workers, 1) - 1))
+    seconds = user_days / rate + 6e-5 * users + 5.0           # simulation, the ALS fit (~1 min per 1M users), set-up
+    peak = 3e8 + 3e8 * (max(workers, 1) - 1) + users * (3_800.0 + 26.0 * (config.warmup_days + config.days))
+    return RunEstimate(int(user_days), float(seconds), float(peak), available_memory())
+
+
+def finished_run(out: str | Path, config: ExperimentConfig) -> dict | None:
+    """The analysis of a finished run in ``out`` of the same configuration (None if ``out``
+    holds no finished run; InputError if it holds one of another configuration)."""
+    out = Path(out)
+    analysis, cfg = out / "analysis.json", out / "config.toml"
+    if not (analysis.is_file() and cfg.is_file()):
+        return None
+    if cfg.read_text() != config.to_toml():
+        raise InputError(f"--resume: {out} holds a finished run of a different configuration")
+    import json
+
+    return json.loads(analysis.read_text())
+
+
+def job_steps(config: ExperimentConfig) -> int:
+    """The units of a job's progress display: each simulated day, the fit, the analysis and the
+    monitoring (a caller that also writes a report adds one)."""
+    return config.warmup_days + config.days + 3
+
+
+def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool | Progress = True,
             segments: bool = True, work: Path | None = None) -> JobOutput:
     """Run ``config`` (shards on ``executor``, see :mod:`recsys.parallel`), analyse it and decide.
 
     With ``work`` (see :func:`open_work_dir`) the logs stream to partitioned Parquet there
     instead of being held in memory, and a run interrupted earlier resumes where it stopped.
+    ``progress``: a :class:`~recsys.progress.Progress` to report to (its stages: warm-up days,
+    fit, experiment days, analysis, monitoring), or True for one of the job's own.
     """
-    store = RunStore(work) if work is not None else None
-    result = run_experiment(config, executor=executor, progress=progress, keep_impressions=store is None, store=store)
-    shares = {a.name: a.share for a in config.arms}
-    stats = analyze(result.table, config.control, cuped=config.cuped, segments=segments, shares=shares,
-                    seed=config.seed, roles=config.roles, levels=config.levels)
-    decision = decide(stats)
-    sequential = monitor_result(result, config.roles, config.levels)  # day-by-day always-valid looks
+    own = not isinstance(progress, Progress)
+    bar = Progress(job_steps(config), enabled=bool(progress)) if own else progress
+    try:
+        store = RunStore(work) if work is not None else None
+        result = run_experiment(config, executor=executor, progress=bar, keep_impressions=store is None, store=store)
+        shares = {a.name: a.share for a in config.arms}
+        with bar.stage("analysis"):
+            stats = analyze(result.table, config.control, cuped=config.cuped, segments=segments, shares=shares,
+                            seed=config.seed, roles=config.roles, levels=config.levels)
+            decision = decide(stats)
+        with bar.stage("monitoring day by day"):
+            sequential = monitor_result(result, config.roles, config.levels)  # always-valid daily looks
+    finally:
+        if own:
+            bar.close()
     n_titles = result.world.catalog.n_titles
     warm = np.bincount(result.warmup.logs.plays["title"].to_numpy(), minlength=n_titles)
     summary = arm_summary(result.table, result.logs.plays, n_titles, popularity=warm, seed=config.seed)

@@ -2,8 +2,9 @@
 
 Every parallel stage of the testbed (simulating shards, sweep points, replicates) maps a
 picklable function over tasks with a :class:`concurrent.futures.Executor`. Which executor is
-chosen here, once, from the command line's ``--workers N``, ``--dask`` and ``--scheduler
-ADDRESS``; results never depend on it, because every task carries its own keyed randomness.
+chosen here, once (the command line's ``--workers N``, ``--dask`` and ``--scheduler ADDRESS``
+come through :mod:`recsys.cli.args`); results never depend on it, because every task carries
+its own keyed randomness.
 
 - ``workers == 1`` and no Dask: ``None`` (run inline, no pickling).
 - ``workers > 1``: a :class:`~concurrent.futures.ProcessPoolExecutor`.
@@ -86,20 +87,6 @@ def single_threaded_worker() -> None:
 
     importlib.import_module("numpy")   # load BLAS, so that the limit reaches it
     threadpool_limits(limits=1)
-
-
-def add_arguments(parser) -> None:
-    """``--workers``, ``--dask`` and ``--scheduler`` for a command that runs shards in parallel."""
-    from recsys.cli import positive_int
-
-    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1: inline)")
-    parser.add_argument("--dask", action="store_true", help="run the workers as a local dask.distributed cluster")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
-
-
-def from_args(args) -> contextlib.AbstractContextManager[Executor | None]:
-    return executor(args.workers, dask=getattr(args, "dask", False), scheduler=getattr(args, "scheduler", None))
 
 
 class _File:

@@ -14,6 +14,8 @@ import signal
 import sys
 import threading
 
+from recsys import __version__
+from recsys.cli.args import positive_int, probability  # noqa: F401 - the commands' argument types
 from recsys.errors import InputError
 
 #: command name -> module under recsys.cli
@@ -36,6 +38,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="recsys", description="A personalization testbed: simulate, recommend, A/B test.")
+    parser.add_argument("--version", action="version", version=f"recsys {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, module_name in COMMANDS.items():
         try:
@@ -88,26 +91,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}")
-    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -118,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from recsys.policies import make_policy
     from recsys.report.preview import DAY0_YEAR, homepage_for, homepage_fragment, preview_document
     from recsys.rng import KeyedRandom
+    from recsys.progress import Progress
     from recsys.simulate.runner import Simulation
     from recsys.simulate.warmup import warm_up
     from recsys.world.build import build_world
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     policy = make_policy(name, params, seed=config.seed, world=world)   # bad parameters fail here
     if args.user is not None:
         resolve_users(world.users.signup_day, None, user=args.user)
-    sim = Simulation(world, config.seed, progress=not args.quiet)
+    sim = Simulation(world, config.seed, progress=Progress(config.warmup_days, enabled=not args.quiet))
     try:
         warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore)
         users = resolve_users(world.users.signup_day, warm.segment, user=args.user, segment_name=args.segment,

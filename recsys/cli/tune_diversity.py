@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 
-from recsys import parallel
-from recsys.cli import positive_int
+from recsys.cli.args import add_parallel_arguments, executor_from_args, positive_int
 
 
 def add_parser(sub, name: str) -> None:
@@ -22,7 +21,7 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--users", type=positive_int, help="override [experiment] users")
     p.add_argument("--days", type=positive_int, help="override [experiment] days")
     p.add_argument("--seed", type=int, help="override [experiment] seed")
-    parallel.add_arguments(p)
+    add_parallel_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -46,7 +45,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     config = load(args)
     check_outputs(args.out, args.json)
-    with parallel.from_args(args) as ex:  # an unreachable scheduler fails here, before any work
+    with executor_from_args(args) as ex:  # an unreachable scheduler fails here, before any work
         result = sweep(config, executor=ex, progress=not args.quiet)
     write_outputs(result, args.out, args.json)
     print(render_text(result))

@@ -17,6 +17,7 @@ from recsys.experiment.assign import assign
 from recsys.experiment.config import ExperimentConfig
 from recsys.policies import make_policy
 from recsys.policy import Policy
+from recsys.progress import SILENT, Progress
 from recsys.rng import KeyedRandom
 from recsys.simulate.logs import Logs
 from recsys.simulate.runner import Simulation, arm_rows
@@ -44,7 +45,7 @@ def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
     return [make_policy(a.policy, dict(a.params), seed=config.seed, world=world) for a in config.arms]
 
 
-def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool = False,
+def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: Progress | None = None,
                    keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
     """Run ``config`` end to end; shards on ``executor``; logs streamed to ``store`` if given.
 
@@ -53,7 +54,7 @@ def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None
     """
     config = config.validate()
     world = build_world(config.world, config.seed)
-    sim = Simulation(world, config.seed, executor=executor, progress=progress)
+    sim = Simulation(world, config.seed, executor=executor, progress=progress or SILENT)
     try:
         return _run(config, world, sim, keep_impressions, store)
     finally:
@@ -75,8 +76,9 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     arm[lapsed] = -1
 
     policies = build_policies(config, world)
-    for p in policies:
-        p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
+    with sim.progress.stage("fit " + ", ".join(dict.fromkeys(a.policy for a in config.arms))):
+        for p in policies:
+            p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
     rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
     sim.set_arms(arm)
     own_logs: list[list[Logs]] = [[] for _ in policies]
@@ -92,6 +94,7 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
                     p.fit(Logs.concat([train_logs, *own_logs[a]]).observed(), world.catalog,
                           day=day + 1, n_users=world.n_users)
 
+    sim.progress.begin("experiment day", config.days)
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,
                    desc="experiment", store=store.phase("experiment") if store else None)
     inside = np.flatnonzero(arm >= 0)

@@ -123,6 +123,15 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
     return "\n".join(out)
 
 
+def render_arm_summary(records: list[Mapping]) -> str:
+    """The per-arm descriptive figures (the job's ``arm_summary``) as a table."""
+    if not records:
+        return "Per arm: none"
+    cols = [c for c in records[0] if c != "arm"]
+    rows = [[str(r["arm"])] + [count(r[c]) if c == "users" else _f(r[c]) for c in cols] for r in records]
+    return "\n".join(["Per arm:"] + _table(["arm", *cols], rows, right=set(range(1, len(cols) + 1))))
+
+
 def render_power(result: Mapping) -> str:
     """One paragraph for `recsys power`."""
     rel = result.get("mde_relative")

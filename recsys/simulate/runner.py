@@ -22,11 +22,11 @@ from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from recsys.artwork import ArtworkPolicy
 from recsys.parallel import Shared, resolve
 from recsys.policy import Policy
+from recsys.progress import SILENT, Progress
 from recsys.rng import KeyedRandom
 from recsys.simulate.behaviour import BehaviourModel
 from recsys.simulate.engine import DayLogs, simulate_day
@@ -121,7 +121,7 @@ class Simulation:
     """The world's users in shards, advanced day by day under a list of policies (one per arm)."""
 
     def __init__(self, world: World, seed: int, *, shard_size: int | None = None,
-                 executor: Executor | None = None, progress: bool = False):
+                 executor: Executor | None = None, progress: Progress | None = None):
         self.world = world
         self.seed = seed
         self.model = BehaviourModel(world.config, world.catalog, world.truth)
@@ -129,7 +129,7 @@ class Simulation:
         bounds = list(range(0, world.n_users, shard_size or SHARD_SIZE)) + [world.n_users]
         self.shards = [ShardState.new(world, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
         self.executor = executor
-        self.progress = progress
+        self.progress = progress if progress is not None else SILENT   # ticks once per simulated day
         self._shared = Shared(executor)
         self._model_h = None
         self._users_h = None
@@ -184,8 +184,7 @@ class Simulation:
         resident = store is not None and self.executor is not None
         disk_day = None
         all_parts: list[Logs] = []
-        bar = tqdm(days, desc=desc, unit="day", disable=not self.progress, leave=False)
-        for day in bar:
+        for day in days:
             by_shard: dict[int, tuple[Logs, list | None]] = {}
             if resume_day is not None and day < resume_day:        # replay a completed day
                 done, todo = set(range(n)), []
@@ -232,6 +231,7 @@ class Simulation:
                 learned = [[by_shard[i][1][a] for i in range(n)] if learn else [] for a in range(len(policies))]
                 on_day(day, logs, learned)
             all_parts.append(logs)
+            self.progress.tick()
         if resident and disk_day is not None:
             self._load_states(store, disk_day, range(n))
         return Logs.concat(all_parts)

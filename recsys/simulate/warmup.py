@@ -47,6 +47,7 @@ def warm_up(sim: Simulation, days: int = 28, *, explore: float = 0.25, refit_eve
     sim.set_arms(np.zeros(world.n_users, np.int8))
     parts: list[Logs] = []
     policy.fit(Logs(), world.catalog, day=-days, n_users=world.n_users)
+    sim.progress.begin("warm-up day", days)
     for first in range(-days, 0, refit_every):
         span = range(first, min(first + refit_every, 0))
         parts.append(sim.run([policy], span, rand, keep_impressions=keep_impressions, desc="warm-up", store=store))

@@ -1,0 +1,112 @@
+"""Argument helpers shared by the commands: value types, the parallel options, and the run of an
+experiment command (``recsys ab`` and ``recsys demo``) from its parsed arguments."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from concurrent.futures import Executor
+from pathlib import Path
+
+from recsys.errors import InputError
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}")
+    return value
+
+
+def add_parallel_arguments(parser) -> None:
+    """``--workers``, ``--dask`` and ``--scheduler`` for a command that runs shards in parallel."""
+    parser.add_argument("--workers", type=positive_int, default=1, help="worker processes (default 1: inline)")
+    parser.add_argument("--dask", action="store_true", help="run the workers as a local dask.distributed cluster")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+
+
+def executor_from_args(args) -> contextlib.AbstractContextManager[Executor | None]:
+    """The executor the parallel options ask for (:func:`recsys.parallel.executor`)."""
+    from recsys.parallel import executor
+
+    return executor(args.workers, dask=getattr(args, "dask", False), scheduler=getattr(args, "scheduler", None))
+
+
+def announce(config, workers: int) -> None:
+    """Before a large run: its estimated time and memory on stderr, and a warning when the
+    memory exceeds what this machine has available."""
+    from recsys.jobs import estimate_run
+
+    est = estimate_run(config, workers)
+    gb = est.peak_bytes / 1e9
+    if est.too_big:
+        print(f"recsys: warning: {config.world.users:,} users need about {gb:,.0f} GB of memory, more than the "
+              f"{est.available_bytes / 1e9:,.0f} GB available here; this run will likely fail (fewer --users, "
+              "or a cluster with --scheduler)", file=sys.stderr)
+    elif est.user_days >= 10_000_000:
+        minutes = est.seconds / 60
+        print(f"recsys: note: {config.world.users:,} users x {config.warmup_days + config.days} days: about "
+              f"{minutes:,.0f} min and {gb:,.1f} GB of memory on {workers} worker{'s' * (workers > 1)} (estimated "
+              "from this project's benchmarks on a 2-core machine)", file=sys.stderr)
+
+
+def run_experiment_command(config, args, out: Path, *, report: bool, previews: bool = False):
+    """The body of ``recsys ab`` and ``recsys demo``: resume a finished run (exit 0 with its
+    result), or announce, run, analyse, decide, render the report and write everything whole.
+    Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished)."""
+    from recsys.io import prepare_out_dir
+    from recsys.jobs import finished_run, job_steps, open_work_dir, run_job, write_outputs
+    from recsys.progress import Progress
+
+    if args.json:
+        from recsys.io import check_writable
+
+        check_writable(args.json)
+    if getattr(args, "resume", False):
+        done = finished_run(out, config)
+        if done is not None:
+            print(f"recsys: {out} already holds this finished run; nothing to resume (its result is below)",
+                  file=sys.stderr)
+            if args.json:
+                from recsys.io import write_json
+
+                write_json(args.json, done)
+            return done, None
+    prepare_out_dir(out)
+    announce(config, args.workers)
+    bar = Progress(job_steps(config) + int(report), enabled=not args.quiet)
+    try:
+        with executor_from_args(args) as ex:
+            work = open_work_dir(config, out, resume=getattr(args, "resume", False))
+            job = run_job(config, executor=ex, progress=bar, work=work)
+        extra = {}
+        if report:
+            from recsys.report.experiment import render_job_report
+
+            with bar.stage("report"):
+                pages = None
+                if previews:
+                    from recsys.report.preview import segment_previews
+
+                    treatment = next(a.name for a in config.arms if a.name != config.control)
+                    pages = segment_previews(job.result, treatment)
+                extra["report.html"] = render_job_report(job, pages)
+    finally:
+        bar.close()
+    write_outputs(job, out, args.json, extra)
+    return job.analysis, job
