@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from recsys.errors import InputError
-from recsys.stats.estimate import Effect, check_alpha
+from recsys.stats.estimate import Effect
 
 METHODS = ("normal", "bootstrap")
 _CHUNK_CELLS = 1 << 22
