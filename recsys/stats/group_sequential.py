@@ -375,3 +375,24 @@ def information_fractions(variances, final_variance: float) -> np.ndarray:
         raise InputError(f"final variance must be positive, got {final_variance}")
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.minimum(final_variance / v, 1.0)
+
+
+def sample_size_inflation(looks: int | Sequence[float], alpha: float = 0.05, power: float = 0.8,
+                          spending: str = "obrien-fleming", param: float | None = None, sides: int = 2) -> float:
+    """The factor by which a design with ``looks`` (a count of equally spaced looks, or their
+    fractions) multiplies a single look's users per arm for the same power (``recsys power``)."""
+    t = equally_spaced(looks) if isinstance(looks, (int, np.integer)) else looks
+    return design(t, alpha, spending, param, sides).inflation_factor(power)
+
+
+def group_sequential_from_effects(effects, fractions: Sequence[float] | None = None, *, n_planned: int | None = None,
+                                  alpha: float = 0.05, spending: str = "obrien-fleming", param: float | None = None,
+                                  sides: int = 2, **design_kwargs) -> GroupSequentialResult:
+    """The test over looks given cumulative :class:`~recsys.stats.estimate.Effect` s (one per
+    look, e.g. per day). Fractions are given, or users so far / ``n_planned`` (both arms)."""
+    effects = list(effects)
+    if fractions is None:
+        if not n_planned or n_planned <= 0:
+            raise InputError("give the looks' information fractions or the planned number of users")
+        fractions = [min((e.n_control + e.n_treatment) / n_planned, 1.0) for e in effects]
+    return group_sequential_test([e.z for e in effects], fractions, alpha, spending, param, sides, **design_kwargs)

@@ -172,3 +172,16 @@ def test_bad_test_inputs():
         group_sequential_test([1.0, 2.0], [0.3, 0.6, 1.0])
     with pytest.raises(InputError, match="looks must be a positive whole number"):
         equally_spaced(0)
+
+
+def test_helpers_for_power_and_the_daily_monitor():
+    from recsys.stats.estimate import Effect
+    from recsys.stats.group_sequential import group_sequential_from_effects, sample_size_inflation
+    assert sample_size_inflation(5, spending="obrien-fleming") == pytest.approx(
+        design(equally_spaced(5)).inflation_factor(0.8))
+    effects = [Effect(50 * k, 50 * k, 10.0, 10.0 + d, d, 1.0 / k, 0.5 / k, -0.5 / k) for k, d in ((1, 0.5), (2, 3.0))]
+    res = group_sequential_from_effects(effects, n_planned=200)
+    assert res.design.fractions == (0.5, 1.0)
+    assert res.looks[1].z == pytest.approx(3.0 * np.sqrt(2)) and res.first_rejection == 2
+    with pytest.raises(InputError, match="planned number of users"):
+        group_sequential_from_effects(effects)
