@@ -90,7 +90,8 @@ def test_recommendation_changes_with_the_result(tmp_path):
     # the number of users quoted is the power calculation's for the planning effect, rounded up
     needed = NormalIndPower().solve_power(proportion_effectsize(0.26, 0.24), alpha=0.05, power=0.8)
     assert null.users_needed_per_arm == pytest.approx(needed, rel=1e-3)
-    assert "7,400 users per artwork" in null.recommendation and "the planned CTRs, A 24.0% and B 26.0%" in null.recommendation
+    assert "7,400 users per artwork" in null.recommendation
+    assert "the planned CTRs, A 24.0% and B 26.0%" in null.recommendation
     # through the command line too
     for args, start in ((["--p-a", "0.1", "--p-b", "0.5"], "Use artwork B"),
                         (["--p-a", "0.5", "--p-b", "0.1"], "Keep artwork A"),

@@ -284,10 +284,10 @@ def _analysed(replicates: int, *, static: str | None = None, days: int = 3, retr
     retrained ones) or "different"."""
     from recsys.tune.analysis import analyse_sweep
 
-    cfg = TuneConfig.from_dict(read_toml_text(TINY.replace("replicates = 2", f"replicates = {replicates}")
-                                              .replace("days = 3", f"days = {days}")
-                                              .replace("retrain_every = 2", f"retrain_every = {retrain_every}")
-                                              .replace("static_baseline = true", f"static_baseline = {str(static is not None).lower()}")))
+    text = (TINY.replace("replicates = 2", f"replicates = {replicates}").replace("days = 3", f"days = {days}")
+            .replace("retrain_every = 2", f"retrain_every = {retrain_every}")
+            .replace("static_baseline = true", f"static_baseline = {str(static is not None).lower()}"))
+    cfg = TuneConfig.from_dict(read_toml_text(text))
     results = [_replicate(cfg, r) for r in range(replicates)]
     if static == "same":
         results += [dataclasses.replace(r, variant="static") for r in results]
@@ -368,7 +368,8 @@ def test_a_rate_on_its_bound_falls_back_to_a_clipped_interval():
 def test_pooled_relative_interval_below_minus_100_is_taken_on_the_log_ratio_scale():
     from recsys.tune.analysis import bounded_relative
 
-    rows = pd.DataFrame({"rel_lift": [-0.5, 0.1, -1.2], "rel_ci_low": [-1.3, -0.1, -2.0], "rel_ci_high": [0.3, 0.3, -0.4]})
+    rows = pd.DataFrame({"rel_lift": [-0.5, 0.1, -1.2], "rel_ci_low": [-1.3, -0.1, -2.0],
+                         "rel_ci_high": [0.3, 0.3, -0.4]})
     out = bounded_relative(rows)
     assert list(out["rel_ci_scale"]) == ["log ratio", "delta", "delta, clipped at -100%"]
     half = 0.8 / 0.5                                            # the delta interval's half-width over 1 + lift

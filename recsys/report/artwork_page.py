@@ -92,10 +92,10 @@ def html_page(result: ArtworkTestResult, png: bytes, title: str = "Artwork test"
     colour = "#1d7a3a" if result.significant else "#8a6d00"
     shown = ""
     if artworks:
-        figs = "".join(f'<figure class="art"><div class="poster-frame">{svg}</div><figcaption><b>{e(arm)}</b>: '
+        figs = "".join(f'<figure class="art">{svg}<figcaption><b>{e(arm)}</b>: '
                        f"{e(desc)}</figcaption></figure>" for arm, (desc, svg) in artworks.items())
         shown = f'<h2>The two artworks</h2><div class="arts">{figs}</div>'
-
+    drawn = " The artworks are drawn from their public themes." if artworks else ""
     img = base64.b64encode(png).decode("ascii")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -127,6 +127,6 @@ unit of analysis. The p-value uses the pooled standard error (as statsmodels' pr
 the interval of the difference the unpooled one. The users-needed figure (given when the test is not
 significant) uses Cohen's arcsine effect size at the stated power for a planning effect: the true
 CTRs where the simulator knows them, else the click probabilities given; never the observed
-difference, from which a power figure is post hoc.{' The artworks are drawn from their public themes.' if artworks else ''}</p>
+difference, from which a power figure is post hoc.{drawn}</p>
 </body></html>
 """

@@ -337,7 +337,8 @@ def _pattern(name: str, colour: str, art: int, focus: tuple[float, float]) -> st
         d = "".join(f"M{x} 0L{x - 60} 90" for x in range(0, 230, 14))
         return f'<path d="{d}" stroke="{colour}" stroke-opacity=".13" stroke-width="5"/>'
     if name == "dots":
-        c = "".join(f'<circle cx="{x}" cy="{y}" r="1.8"/>' for y in range(8, 70, 12) for x in range(8 + (y // 12 % 2) * 6, 160, 12))
+        c = "".join(f'<circle cx="{x}" cy="{y}" r="1.8"/>' for y in range(8, 70, 12)
+                    for x in range(8 + (y // 12 % 2) * 6, 160, 12))
         return f'<g fill="{colour}" fill-opacity=".22">{c}</g>'
     if name == "rings":
         c = "".join(f'<circle cx="{fx:.0f}" cy="{fy:.0f}" r="{r}"/>' for r in range(14, 160, 14))
@@ -381,7 +382,8 @@ def _text_line(line: str, x: float, y: float, type_: Type, size: float, width: f
     return f'<text x="{x:g}" y="{y:.1f}"{squeeze}>{_e(line)}</text>'
 
 
-def poster_svg(catalog: Catalog, art: int, *, width: int = 140, id_prefix: str = "pg", variant_mark: bool = True) -> str:
+def poster_svg(catalog: Catalog, art: int, *, width: int = 140, id_prefix: str = "pg",
+               variant_mark: bool = True) -> str:
     """Inline SVG of artwork ``art``: the title's poster as its variant draws it.
 
     ``width`` is the rendered width in CSS pixels (height 9/16 of it); ``id_prefix`` keeps the
