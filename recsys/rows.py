@@ -31,6 +31,7 @@ vectorised over users; the loop runs over the page's rows.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from recsys.page import ROW_KIND, ROW_KINDS, Layout, Page, UserContext
 
@@ -224,8 +225,9 @@ class RowBuilder:
         """For rows that could not be what was planned: per user the first genre in their order
         without a row yet that has ``need`` titles left in the pool (else the one with the most),
         and whether there is any such genre with a title left."""
-        left = (~used & (pool >= 0))[:, :, None] & genres[np.maximum(pool, 0)]
-        counts = np.take_along_axis(left.sum(1), genre_rank, 1)             # (n, G) in the user's order
+        r, c = np.nonzero(~used & (pool >= 0))                              # titles left, as a users x titles
+        left = sp.csr_matrix((np.ones(len(r), np.float32), (r, pool[r, c])), shape=(len(pool), genres.shape[0]))
+        counts = np.take_along_axis(np.asarray(left @ genres.astype(np.float32)), genre_rank, 1)  # in the user's order
         free = ~np.take_along_axis(shown_genre, genre_rank, 1)
         good = free & (counts >= need)
         best = np.where(free, counts, -1)
