@@ -10,7 +10,7 @@ kind              qualifies                                order
 ================= ======================================== ==================================
 top_picks         any                                      the user's ranking
 because_you_watched any; anchor = most recent play         similarity to the anchor
-genre             has the user's n-th genre                the user's ranking
+genre             has the user's next genre without a row  the user's ranking
 new_this_week     released within ``new_days`` of the day  the user's ranking
 popular_now       any                                      popularity
 ================= ======================================== ==================================
