@@ -1,11 +1,14 @@
 """``recsys artwork-test``: the JSON contract, agreement with statsmodels, the recommendation's
-three cases, the chart and page, and bad input (exit 2, nothing written)."""
+three cases, users needed for a planning effect (never the observed one), the chart (legend clear
+of the data) and page (the two artworks drawn), output folders, and bad input (exit 2, nothing
+written)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -76,7 +79,7 @@ def test_p_value_and_chi_squared_agree_with_statsmodels(counts):
 def test_recommendation_changes_with_the_result(tmp_path):
     win = two_artwork_test(1000, 200, 1000, 300)
     loss = two_artwork_test(1000, 300, 1000, 200)
-    null = two_artwork_test(500, 120, 500, 130)
+    null = two_artwork_test(500, 120, 500, 130, planning=(0.24, 0.26), planning_basis="the planned CTRs")
     assert win.winner == "B" and win.recommendation.startswith("Use artwork B")
     assert loss.winner == "A" and loss.recommendation.startswith("Keep artwork A")
     assert null.winner is None and null.recommendation.startswith("Not significant")
@@ -84,10 +87,11 @@ def test_recommendation_changes_with_the_result(tmp_path):
     assert f"{null.more_users_needed:,}"[:1] and null.more_users_needed > 0
     assert len({win.recommendation, loss.recommendation, null.recommendation}) == 3
     assert "95%" in win.recommendation and "points higher" in win.recommendation
-    # the number of users quoted is the power calculation's, rounded up
+    # the number of users quoted is the power calculation's for the planning effect, rounded up
     needed = NormalIndPower().solve_power(proportion_effectsize(0.26, 0.24), alpha=0.05, power=0.8)
     assert null.users_needed_per_arm == pytest.approx(needed, rel=1e-3)
     assert "7,400 users per artwork" in null.recommendation
+    assert "the planned CTRs, A 24.0% and B 26.0%" in null.recommendation
     # through the command line too
     for args, start in ((["--p-a", "0.1", "--p-b", "0.5"], "Use artwork B"),
                         (["--p-a", "0.5", "--p-b", "0.1"], "Keep artwork A"),
@@ -98,12 +102,64 @@ def test_recommendation_changes_with_the_result(tmp_path):
         assert code == 0 and json.loads(out.read_text())["recommendation"].startswith(start)
 
 
+def test_users_needed_come_from_the_planning_effect_not_the_observed_one(tmp_path):
+    """Post hoc power restates the p-value: the users needed depend on the planning effect only.
+    Two tables with different observed differences give the same figure for the same plan, and no
+    plan gives no figure."""
+    a = two_artwork_test(500, 120, 500, 130, planning=(0.24, 0.30))
+    b = two_artwork_test(500, 120, 500, 122, planning=(0.24, 0.30))
+    assert a.users_needed_per_arm == b.users_needed_per_arm == pytest.approx(users_per_arm(0.24, 0.30))
+    assert a.users_needed_per_arm != pytest.approx(users_per_arm(a.ctr_a, a.ctr_b))
+    assert a.to_json()["users_needed_for"] == {"basis": "the planned CTRs", "ctr_a": 0.24, "ctr_b": 0.30,
+                                               "diff": pytest.approx(0.06)}
+    none = two_artwork_test(500, 120, 500, 130)
+    assert none.users_needed_per_arm is None and "not computed" in none.recommendation
+    # the command line plans with the probabilities it was given
+    code, out = run_cli(tmp_path, "--users", "1000", "--p-a", "0.24", "--p-b", "0.30", "--seed", "7")
+    doc = json.loads(out.read_text())
+    assert code == 0 and not doc["significant"]
+    assert doc["users_needed_per_arm"] == math.ceil(users_per_arm(0.24, 0.30))
+    assert doc["users_needed_for"]["basis"] == "the click probabilities given with --p-a and --p-b"
+    assert "not the observed difference" in (tmp_path / "artwork-test.html").read_text()
+
+
 def test_no_difference_and_degenerate_tables():
-    same = two_artwork_test(100, 0, 100, 0)
+    same = two_artwork_test(100, 0, 100, 0, planning=(0.2, 0.2))
     assert same.p_value == 1.0 and not same.significant and math.isinf(same.users_needed_per_arm)
-    assert "equally well" in same.recommendation
+    assert "equally good" in same.recommendation
     assert two_artwork_test(100, 100, 100, 100).p_value == 1.0
     assert users_per_arm(0.2, 0.2) == math.inf
+
+
+def test_chart_legend_sits_clear_of_the_data():
+    """The "true CTR" legend overlaps no bar, error bar, marker or count label."""
+    from matplotlib.transforms import Bbox
+
+    from recsys.report.artwork_page import bar_chart_figure
+
+    for counts, truth in (((1000, 240, 1000, 300), (0.25, 0.29)), ((1000, 30, 1000, 900), (0.03, 0.92)),
+                          ((50, 49, 50, 50), (0.99, 1.0))):
+        r = two_artwork_test(*counts)
+        fig = bar_chart_figure(r, truth=truth)
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent(renderer)
+        data = [p.get_window_extent(renderer) for p in ax.patches]
+        data += [line.get_window_extent(renderer) for line in ax.lines]
+        data += [t.get_window_extent(renderer) for t in ax.texts]
+        for c in ax.collections:     # error bars' segments and the truth markers, with the markers' size
+            segs = [np.asarray(x) for x in getattr(c, "get_segments", lambda: [])()]
+            pts = np.vstack(segs) if segs else np.asarray(c.get_offsets())
+            xy = ax.transData.transform(pts)
+            sizes = getattr(c, "get_sizes", lambda: [])()
+            pad = np.sqrt(np.max(sizes)) / 2 * fig.dpi / 72 if len(sizes) else 1.0
+            data.append(Bbox([xy.min(0) - pad, xy.max(0) + pad]))
+        assert len(ax.patches) == 2 and len(ax.texts) == 2 and len(ax.collections) == 2 and len(data) == 8
+        for box in data:
+            assert not legend.overlaps(box), (counts, box)
+        # and inside the figure, below its title
+        assert fig.bbox.contains(legend.x0, legend.y0) and fig.bbox.contains(legend.x1, legend.y1)
+        assert legend.y1 <= ax.title.get_window_extent(renderer).y0 + 1
 
 
 @pytest.mark.parametrize("args, message", [
@@ -125,12 +181,29 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, capsys, args, messa
 
 
 def test_unwritable_locations_fail_before_writing(tmp_path, capsys):
-    code = main(["artwork-test", "--p-a", "0.2", "--p-b", "0.3", "--json", str(tmp_path / "no" / "x.json")])
-    assert code == 2 and "does not exist" in capsys.readouterr().err
+    code = main(["artwork-test", "--p-a", "0.2", "--p-b", "0.3", "--json", str(tmp_path / "no" / "deeper" / "x.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "cannot be created" in err and "does not exist" in err
     (tmp_path / "file").write_text("x")
+    code = main(["artwork-test", "--p-a", "0.2", "--p-b", "0.3", "--json", str(tmp_path / "file" / "x.json")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is not a directory" in err
     code = main(["artwork-test", "--p-a", "0.2", "--p-b", "0.3", "--out", str(tmp_path / "file"),
                  "--json", str(tmp_path / "x.json")])
     assert code == 2 and not (tmp_path / "x.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_json_folder_is_created_like_the_out_folder(tmp_path):
+    """A --json in a folder that does not exist yet: the folder is made (as --out's is), the file
+    written whole; with a separate --out both folders are made."""
+    code = main(["artwork-test", "--p-a", "0.2", "--p-b", "0.3", "--json", str(tmp_path / "new" / "x.json")])
+    assert code == 0 and json.loads((tmp_path / "new" / "x.json").read_text())["test"] == "two-proportion z"
+    assert (tmp_path / "new" / "artwork-test.html").is_file()
+    assert not [p for p in (tmp_path / "new").iterdir() if p.name.startswith(".")]       # no temporary left
+    code = main(["artwork-test", "--p-a", "0.2", "--p-b", "0.3", "--json", str(tmp_path / "j" / "x.json"),
+                 "--out", str(tmp_path / "o")])
+    assert code == 0 and (tmp_path / "j" / "x.json").is_file() and (tmp_path / "o" / "artwork-test.png").is_file()
 
 
 @pytest.mark.parametrize("counts, message", [((0, 0, 10, 1), "at least one user"), ((10, 11, 10, 1), "exceed"),
@@ -177,7 +250,8 @@ def test_world_mode_contract_and_ground_truth(tmp_path, world_config, capsys):
     _, p_sm = proportions_ztest([a["clicks"], b["clicks"]], [a["users"], b["users"]])
     assert round(doc["p_value"], 5) == round(float(p_sm), 5)
     v = doc["variants"]
-    assert v["A"]["variant"] == 0 and v["B"]["variant"] == 1 and v["B"]["artwork"] == v["A"]["artwork"] + 1
+    assert v["A"]["variant"] == 0 and v["B"]["variant"] >= 1
+    assert v["B"]["artwork"] == v["A"]["artwork"] + v["B"]["variant"]
     truth = doc["ground_truth"]
     assert set(truth["true_ctr"]) == {"A", "B"} and all(0 < x < 1 for x in truth["true_ctr"].values())
     assert truth["true_diff"] == pytest.approx(truth["true_ctr"]["B"] - truth["true_ctr"]["A"])
@@ -192,6 +266,50 @@ def test_world_mode_contract_and_ground_truth(tmp_path, world_config, capsys):
     again.mkdir()
     assert run_cli(again, "--world", "--config", str(world_config), "--users", "2000", "--seed", "3")[0] == 0
     assert json.loads((again / "out.json").read_text())["arms"] == doc["arms"]
+
+
+def test_world_mode_compares_two_different_artworks_and_draws_them(tmp_path, world_config, small_world, capsys):
+    """By default the test compares two variants whose public themes differ, describes them so they
+    read differently, and draws both posters on the page (different drawings)."""
+    from recsys.report.artwork_world import default_title, describe_variant, theme_key
+
+    cat = small_world.catalog
+    code, out = run_cli(tmp_path, "--world", "--config", str(world_config), "--users", "60", "--seed", "3")
+    assert code == 0
+    doc = json.loads(out.read_text())
+    v = doc["variants"]
+    assert v["A"]["theme"] != v["B"]["theme"] and v["A"]["description"] != v["B"]["description"]
+    assert doc["title"]["id"] == default_title(cat)
+    printed = capsys.readouterr().out
+    assert f"A = {v['A']['description']}; B = {v['B']['description']}" in printed
+    page = (tmp_path / "artwork-test.html").read_text()
+    posters = re.findall(r'<svg class="poster".*?</svg>', page, flags=re.S)
+    assert len(posters) == 2 and posters[0] != posters[1]
+    assert [f'data-art="{v[k]["artwork"]}"' in p for k, p in zip("AB", posters)] == [True, True]
+    assert v["A"]["description"] in page and v["B"]["description"] in page
+    # two variants with the same theme are still told apart by their index
+    key = theme_key(cat)
+    t = next(t for t in range(cat.n_titles) if cat.n_variants[t] >= 2
+             and key[cat.art_offsets[t]] == key[cat.art_offsets[t] + 1])
+    a, b = int(cat.art_offsets[t]), int(cat.art_offsets[t]) + 1
+    assert cat.art_label(np.array([a]))[0] == cat.art_label(np.array([b]))[0]
+    assert describe_variant(cat, a) != describe_variant(cat, b)
+
+
+def test_world_mode_users_needed_come_from_the_true_effect(tmp_path, world_config):
+    """Not significant with 60 users: the users needed are computed for the true CTRs (ground
+    truth), and say so."""
+    code, out = run_cli(tmp_path, "--world", "--config", str(world_config), "--users", "60", "--seed", "3")
+    doc = json.loads(out.read_text())
+    assert code == 0 and not doc["significant"]
+    true = doc["ground_truth"]["true_ctr"]
+    assert doc["users_needed_per_arm"] == math.ceil(users_per_arm(true["A"], true["B"]))
+    a, b = doc["arms"]["A"]["ctr"], doc["arms"]["B"]["ctr"]
+    assert doc["users_needed_per_arm"] != math.ceil(users_per_arm(a, b))
+    assert doc["users_needed_for"] == {"basis": "the true CTRs known to the simulator", "ctr_a": true["A"],
+                                       "ctr_b": true["B"], "diff": pytest.approx(true["B"] - true["A"])}
+    assert "the true CTRs known to the simulator" in doc["recommendation"]
+    assert "for the true CTRs known to the simulator" in (tmp_path / "artwork-test.html").read_text()
 
 
 def test_world_mode_interval_covers_the_true_difference(small_world):
@@ -250,3 +368,17 @@ def test_world_mode_unreleased_title(tmp_path, world_config, small_world, capsys
     code, _ = run_cli(tmp_path, "--world", "--config", str(world_config), "--title", str(int(later[0])))
     assert code == 2 and "is not released by day 0" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.browser
+def test_world_page_renders_in_headless_chromium(tmp_path, world_config):
+    """The page lays out in a real browser: both posters drawn, their text inside them and large."""
+    from browser_probe import chromium, measure_posters
+
+    exe = chromium()
+    code, _ = run_cli(tmp_path, "--world", "--config", str(world_config), "--users", "60", "--seed", "3")
+    assert code == 0
+    path = tmp_path / "artwork-test.html"
+    m, dom = measure_posters(path.read_text(), tmp_path, exe)
+    assert m["posters"] == 2 and m["overflow"] == [] and min(m["title_px"]) >= 18
+    assert dom.count('<svg class="poster"') == 2 and "data:image/png;base64," in dom

@@ -56,7 +56,8 @@ def test_rows_are_named_and_deduplicated(world):
     s = np.sort(flat, 1)
     assert not (s[:, 1:] == s[:, :-1]).any()
     assert all(np.isin(flat[i], pool[i]).all() for i in range(n))
-    assert (page.row_kind[:, 0] == ROW_KIND["top_picks"]).all()
+    assert (page.row_kind[2:, 0] == ROW_KIND["top_picks"]).all()
+    assert (page.row_kind[:2, 0] == ROW_KIND["popular_now"]).all()      # users 0 and 1 have no play
 
 
 def test_top_picks_are_the_ranking_head(world):
@@ -77,7 +78,8 @@ def test_because_you_watched_anchors_on_the_latest_play(world):
     pool, score = _pool(n, rng)
     page = _build(world, ctx, pool, score, Layout(5, 8))
     byw = ROW_KIND["because_you_watched"]
-    assert page.row_kind[0, 1] == ROW_KIND["top_picks"] and page.row_ref[0, 1] == -1  # no recent play
+    # no play at all: not "because you watched", but the user's next genre (named for what it holds)
+    assert page.row_kind[0, 1] == ROW_KIND["popular_now"] and page.row_ref[0, 1] >= 0
     for i in range(1, n):
         assert page.row_kind[i, 1] == byw
         a = ctx.recent[i, 0]
@@ -139,3 +141,61 @@ def test_dedupe():
 def test_unknown_row_kind():
     with pytest.raises(ValueError, match="unknown row kind"):
         RowBuilder(rows=("top_picks", "nope")).plan(2)
+
+
+def _kinds_and_refs(page, i):
+    """(kind, ref) of each non-empty row of user ``i``."""
+    return [(int(k), int(r)) for k, r, t in zip(page.row_kind[i], page.row_ref[i], page.titles[i]) if (t >= 0).any()]
+
+
+def test_no_page_repeats_a_row_kind_and_reference(world):
+    """Rows that cannot be what was planned (no play to anchor on, no new titles, a plan naming a
+    kind twice, more genre rows than the user's genres have titles) become the user's next genre:
+    never a second row of a kind and reference already on the page."""
+    genres, release, pop_rank, emb = world
+    rng = np.random.default_rng(8)
+    n = 60
+    ctx = _ctx(n, rng, no_recent=range(20))
+    pool, score = _pool(n, rng)
+    no_new = np.full(T, -100)                       # nothing released this week
+    plans = [None, ("top_picks", "top_picks", "because_you_watched", "because_you_watched", "popular_now",
+                    "popular_now", "new_this_week", "genre", "genre")]
+    for rows in plans:
+        kw = {} if rows is None else {"rows": rows}
+        page = RowBuilder(**kw).build(pool, score, ctx, Layout(9, 6), genres=genres, popularity_rank=pop_rank,
+                                      release_day=no_new, embedding=emb)
+        for i in range(n):
+            pairs = _kinds_and_refs(page, i)
+            assert len(pairs) == len(set(pairs)), (rows, i, pairs)
+        flat = page.titles.reshape(n, -1)
+        s = np.sort(np.where(flat >= 0, flat, -np.arange(1, flat.shape[1] + 1)), 1)
+        assert not (s[:, 1:] == s[:, :-1]).any()
+        # a fallback genre row holds at least min_fill titles of its genre
+        g_rows = (page.row_kind == ROW_KIND["genre"]) & (page.row_ref >= 0)
+        i, r = np.nonzero(g_rows)
+        hits = genres[np.maximum(page.titles[i, r], 0), page.row_ref[i, r][:, None]] & (page.titles[i, r] >= 0)
+        assert (hits.sum(1) >= 3).all()
+
+
+def test_a_user_without_plays_gets_rows_named_for_popularity(world):
+    """The scorer ranks a user with no play by popularity, so the rows say so: "Popular now" and
+    "Popular in <genre>" (popular_now with the genre as reference); no "Top picks" row."""
+    genres, release, pop_rank, emb = world
+    rng = np.random.default_rng(9)
+    n = 12
+    ctx = _ctx(n, rng, no_recent=range(6))
+    pool, score = _pool(n, rng)
+    page = _build(world, ctx, pool, score, Layout(5, 8))
+    pop = ROW_KIND["popular_now"]
+    for i in range(6):
+        kinds = page.row_kind[i]
+        assert ROW_KIND["top_picks"] not in kinds and ROW_KIND["genre"] not in kinds
+        np.testing.assert_array_equal(page.titles[i, 0], list(dict.fromkeys(pool[i]))[:8])  # the scorer's head, renamed
+        assert page.row_kind[i, 0] == pop and page.row_ref[i, 0] == -1
+        in_genre = [r for r in range(5) if kinds[r] == pop and page.row_ref[i, r] >= 0]
+        assert len(in_genre) >= 2
+        for r in in_genre:
+            assert genres[page.titles[i, r], page.row_ref[i, r]].sum() >= 4
+    # users with plays keep their personal rows
+    assert (page.row_kind[6:, 0] == ROW_KIND["top_picks"]).all()
+    assert (page.row_kind[6:, 1] == ROW_KIND["because_you_watched"]).all()

@@ -5,8 +5,10 @@ file, the frontier and the recommendation rule, and experiments/tune_diversity.p
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,14 +79,15 @@ def test_end_to_end_outputs(inline_run, tiny):
     assert len(table) == 2 * 2 * 5 * len(REPORTED_METRICS)
     assert (table["replicates"] == 2).all()
 
-    # the means and intervals are those of the replicate values
+    # the means are those of the replicate values; two replicates are too few for an interval
     reps = pd.read_parquet(out / "replicates.parquet")
     assert sorted(reps["replicate"].unique()) == [0, 1]
     g = reps.groupby(["variant", "arm", "segment", "metric"])["value"]
     m = table.set_index(["variant", "arm", "segment", "metric"])
     np.testing.assert_allclose(m["mean"], g.mean().reindex(m.index), rtol=1e-12)
-    half = 12.706204736 * g.std(ddof=1).reindex(m.index) / np.sqrt(2)   # t(0.975, 1 df)
-    np.testing.assert_allclose((m["ci_high"] - m["mean"]).to_numpy(float), half.to_numpy(float), rtol=1e-6)
+    for c in ("ci_low", "ci_high", "rep_rel_ci_low", "rep_rel_ci_high"):
+        assert table[c].isna().all(), c
+    assert (table["ci_scale"] == "too few replicates").all()
     retention = reps[reps["metric"] == "retention"].set_index(["variant", "replicate", "arm", "segment"])["value"]
     churn = reps[reps["metric"] == "churn_rate"].set_index(["variant", "replicate", "arm", "segment"])["value"]
     np.testing.assert_allclose(retention, 1 - churn.reindex(retention.index))
@@ -104,7 +107,9 @@ def test_end_to_end_outputs(inline_run, tiny):
     assert summary["control"] == "diversity=0" and summary["objective"] == "watch_minutes"
     assert len(summary["seeds"]) == 2 and summary["seeds"][0] != summary["seeds"][1]
     assert set(summary["homogenization"]["retrain_effect"]) == {"diversity=0", "diversity=0.8"}
+    assert summary["replicate_intervals"]["given"] is False and "only 2 replicates" in summary["replicate_intervals"]["warning"]
     page = (out / "report.html").read_text()
+    assert "<b>Warning:</b> only 2 replicates" in page
     for chart in ("frontier", "lifts", "exposure"):
         png = (out / f"{chart}.png").read_bytes()
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -236,3 +241,163 @@ def test_experiment_script_runs_tiny(tmp_path, tiny):
     assert summary["replicates"] == 1 and set(summary["recommendations"]) == SEGMENTS
     assert "Recommended weights per segment" in proc.stdout
     assert (out / "report.html").is_file()
+
+
+# ---------------------------------------------------------------- intervals over replicates, on synthetic replicates
+
+def _replicate(config: TuneConfig, r: int, variant: str = "retrained", shift: float = 0.0):
+    """A replicate's per-user table and exposure figures drawn at random (no simulation): low
+    churn and coverage, so that raw intervals over few replicates cross their bounds."""
+    from recsys.tune.sweep import ReplicateResult
+
+    rng = np.random.default_rng([r, int(shift * 1000)])
+    rows = []
+    for a, arm in enumerate(config.arm_names):
+        for segment in ("new", "power"):
+            n = 300
+            imp = rng.poisson(40, n) + 1
+            clicks = rng.binomial(imp, 0.1 + 0.02 * a + 0.03 * rng.standard_normal())
+            plays = rng.binomial(clicks, 0.6)
+            done = rng.binomial(plays, 0.4)
+            rows.append(pd.DataFrame({
+                "arm": arm, "segment": segment, "impressions": imp, "clicks": clicks, "plays": plays,
+                "watch_minutes": rng.gamma(2.0, 40.0 * (1 + 0.3 * rng.standard_normal()) ** 2, n),
+                "completions": done, "early_abandons": rng.binomial(plays - done, 0.3),
+                "sessions": rng.poisson(4, n) + 1, "active_days": rng.integers(1, 4, n),
+                "churned": (rng.random(n) < rng.uniform(0.0, 0.03)).astype(int),
+                "time_to_first_play_s": np.where(plays > 0, rng.gamma(2.0, 5.0, n), np.nan)}))
+    table = pd.concat(rows, ignore_index=True)
+    table.insert(0, "user_id", np.arange(len(table)))
+    exp = []
+    for seg in ("all", "new", "power"):
+        for arm in config.arm_names:
+            users = int(((table["arm"] == arm) & ((table["segment"] == seg) | (seg == "all"))).sum())
+            exp.append({"arm": arm, "segment": seg, "users": users, "plays": 100,
+                        "coverage": float(np.clip(0.004 + 0.004 * rng.standard_normal() + shift, 0.0005, 1)),
+                        "long_tail_share": float(rng.uniform(0.1, 0.3)),
+                        "homogenization": float(rng.uniform(0.01, 0.05) + shift)})
+    return ReplicateResult(r, 100 + r, variant, table, pd.DataFrame(exp))
+
+
+def _analysed(replicates: int, *, static: str | None = None, days: int = 3, retrain_every: int = 2):
+    """analyse_sweep on synthetic replicates; ``static``: None, "same" (the same tables as the
+    retrained ones) or "different"."""
+    from recsys.tune.analysis import analyse_sweep
+
+    text = (TINY.replace("replicates = 2", f"replicates = {replicates}").replace("days = 3", f"days = {days}")
+            .replace("retrain_every = 2", f"retrain_every = {retrain_every}")
+            .replace("static_baseline = true", f"static_baseline = {str(static is not None).lower()}"))
+    cfg = TuneConfig.from_dict(read_toml_text(text))
+    results = [_replicate(cfg, r) for r in range(replicates)]
+    if static == "same":
+        results += [dataclasses.replace(r, variant="static") for r in results]
+    elif static == "different":
+        results += [_replicate(cfg, r, "static", shift=0.01) for r in range(replicates)]
+    return analyse_sweep(cfg.validate(), results)
+
+
+def read_toml_text(text: str) -> dict:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def test_few_replicates_give_a_warning_and_no_interval():
+    from recsys.report.tune import render_text, render_tune_report
+
+    for r in (1, 2):
+        res = _analysed(r)
+        t = res.table
+        assert t[["ci_low", "ci_high", "rep_rel_ci_low", "rep_rel_ci_high"]].isna().all().all()
+        assert (t["ci_scale"] == "too few replicates").all()
+        warning = res.summary["replicate_intervals"]["warning"]
+        assert f"only {r} replicate" in warning and "at least 3" in warning
+        text = render_text(res)
+        assert text.startswith(f"warning: only {r} replicate")
+        page = render_tune_report(res, charts={"frontier": "", "lifts": "", "exposure": ""})
+        assert "<b>Warning:</b>" in page
+        assert not re.search(r"<span class='muted'>\[", page)            # no interval in the tables of points
+    res = _analysed(3)
+    assert res.summary["replicate_intervals"] == {**res.summary["replicate_intervals"], "given": True, "warning": None}
+    assert not render_text(res).startswith("warning")
+
+
+def test_intervals_over_replicates_respect_the_bounds():
+    """With 3 replicates the raw t interval of a low rate goes below 0 (and a lift below -100%);
+    the intervals given stay in [0, 1], watch minutes >= 0, lifts > -100%, and equal the t
+    interval on the logit / log / log-ratio scale mapped back."""
+    from scipy import stats as st
+
+    res = _analysed(3)
+    t, long = res.table, res.replicates
+    rates = ["ctr", "completion_rate", "churn_rate", "retention", "coverage", "long_tail_share", "homogenization"]
+    r = t[t["metric"].isin(rates) & t["ci_low"].notna()]
+    assert len(r) and (r["ci_low"] >= 0).all() and (r["ci_high"] <= 1).all()
+    w = t[t["metric"] == "watch_minutes"]
+    assert (w["ci_low"] > 0).all() and (w["ci_scale"] == "log").all()
+    for c in ("rel_ci_low", "rep_rel_ci_low", "ab_rel_ci_low", "rel_lift", "rep_rel_lift"):
+        assert (t[c].dropna() >= -1).all(), c
+    at_bound = t[t["rep_rel_ci_low"] == -1]                    # only where a replicate's value was 0
+    assert at_bound["rep_rel_ci_scale"].str.startswith("raw, clipped").all()
+    # the raw intervals would not have: this data does cross the bounds
+    g = long.groupby(["variant", "arm", "segment", "metric"])
+    half = st.t.ppf(0.975, 2) * g["value"].std(ddof=1) / np.sqrt(3)
+    raw_low = (g["value"].mean() - half)
+    assert (raw_low[raw_low.index.get_level_values("metric").isin(rates)] < 0).any()
+    rel_half = st.t.ppf(0.975, 2) * g["rel_lift"].std(ddof=1) / np.sqrt(3)
+    assert ((g["rel_lift"].mean() - rel_half) < -1).any()
+    # a logit-scale interval, by hand
+    row = t[(t["metric"] == "coverage") & (t["segment"] == "all") & (t["arm"] == "diversity=0.8")].iloc[0]
+    assert row["ci_scale"] == "logit"
+    v = long[(long["metric"] == "coverage") & (long["segment"] == "all") & (long["arm"] == "diversity=0.8")]["value"]
+    z = np.log(v / (1 - v))
+    h = st.t.ppf(0.975, 2) * z.std(ddof=1) / np.sqrt(3)
+    expit = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((expit(z.mean() - h), expit(z.mean() + h)))
+
+
+def test_a_rate_on_its_bound_falls_back_to_a_clipped_interval():
+    from recsys.tune.analysis import bounded_t_interval
+
+    long = pd.DataFrame({"k": ["a"] * 3 + ["b"] * 3, "value": [0.0, 0.01, 0.02, 0.2, 0.25, 0.3]})
+    out = bounded_t_interval(long, ["k"], "value", "logit", 0.95)
+    assert out.loc["a", "scale"] == "raw, clipped to [0, 1]" and out.loc["a", "low"] == 0.0
+    assert out.loc["b", "scale"] == "logit" and 0 < out.loc["b", "low"] < 0.2 < 0.3 < out.loc["b", "high"] < 1
+
+
+def test_pooled_relative_interval_below_minus_100_is_taken_on_the_log_ratio_scale():
+    from recsys.tune.analysis import bounded_relative
+
+    rows = pd.DataFrame({"rel_lift": [-0.5, 0.1, -1.2], "rel_ci_low": [-1.3, -0.1, -2.0],
+                         "rel_ci_high": [0.3, 0.3, -0.4]})
+    out = bounded_relative(rows)
+    assert list(out["rel_ci_scale"]) == ["log ratio", "delta", "delta, clipped at -100%"]
+    half = 0.8 / 0.5                                            # the delta interval's half-width over 1 + lift
+    assert out.loc[0, "rel_ci_low"] == pytest.approx(np.expm1(np.log(0.5) - half)) and out.loc[0, "rel_ci_low"] > -1
+    assert out.loc[0, "rel_ci_high"] == pytest.approx(np.expm1(np.log(0.5) + half))
+    assert out.loc[1, ["rel_ci_low", "rel_ci_high"]].tolist() == [-0.1, 0.3]
+    assert out.loc[2, "rel_ci_low"] == -1.0 and out.loc[2, "rel_lift"] == -1.0
+
+
+def _legend_labels(fig) -> list[str]:
+    return [t.get_text() for lg in fig.legends for t in lg.get_texts()]
+
+
+def test_static_series_is_drawn_only_where_it_can_be_told_apart():
+    """A run no longer than the retraining period retrains nothing: the static twin is the same
+    run; its line would hide under the retrained one, so it is not drawn, the legend does not
+    list it, and the caption says why. When the two differ both are drawn and listed."""
+    from recsys.report.tune import exposure_caption, exposure_figure, plt, static_coincides
+
+    same = _analysed(3, static="same", days=3, retrain_every=7)
+    fig = exposure_figure(same)
+    assert _legend_labels(fig) == ["retrained every 7 days"]
+    drawn = [c.get_label() for ax in fig.axes for c in ax.containers]
+    assert drawn and set(drawn) == {"retrained every 7 days"}
+    plt.close(fig)
+    caption = exposure_caption(same)
+    assert "not drawn" in caption and "no longer than the retraining period" in caption
+    other = _analysed(3, static="different", days=9, retrain_every=2)
+    panels, reason = static_coincides(other)
+    assert panels and not any(panels.values()) and reason is None
+    assert "squares, dashed: without retraining" in exposure_caption(other)

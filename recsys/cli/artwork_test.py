@@ -6,12 +6,17 @@ a bar chart (PNG) and an HTML page are written atomically; bad input writes noth
 
 With ``--world`` the same test runs inside the simulated world
 (:mod:`recsys.report.artwork_world`): users of the world meet a title's real variants and the
-behaviour model decides the clicks; the output adds each variant's true CTR as ground truth.
+behaviour model decides the clicks; the output adds each variant's true CTR as ground truth, and
+the page draws the two artworks compared (:mod:`recsys.report.posters`).
+
+When the test is not significant, the users needed are computed for a planning effect, never
+the observed one: the true CTRs with ``--world``, else the click probabilities given.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -64,22 +69,41 @@ def add_parser(subparsers, name: str) -> None:
     w.add_argument("--config", type=Path, help="experiment TOML whose [world] and seed to use "
                                                 "(default: the demo's embedded experiment)")
     w.add_argument("--title", type=int, help="title id (default: a well-known released title with 2+ variants)")
-    w.add_argument("--variant-b", type=int, default=1,
+    w.add_argument("--variant-b", type=int, default=None,
                    help="variant of the title shown as B, by its index within the title (0 is the default, A; "
-                        "default 1)")
+                        "default: the first variant whose theme differs from A's)")
     p.add_argument("--alpha", type=_alpha, default=0.05, help="significance level (default 0.05)")
     p.add_argument("--out", type=Path, default=None,
                    help="directory for the PNG and HTML (default: the JSON's directory; created if missing)")
-    p.add_argument("--json", type=Path, default=None, help="write the result JSON here")
+    p.add_argument("--json", type=Path, default=None,
+                   help="write the result JSON here (its directory is created if missing, like --out's)")
     p.set_defaults(run=run)
 
 
+def _creatable_dir(path: Path, flag: str, target: Path) -> None:
+    """``path`` is a writable directory, or can be created as one (its parent exists and is
+    writable), as ``--out``'s directory; else a one-line InputError naming ``flag`` ``target``."""
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"cannot write {flag} {target}: {path} is not a directory")
+        if not os.access(path, os.W_OK):
+            raise InputError(f"cannot write {flag} {target}: directory {path} is not writable")
+        return
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"cannot write {flag} {target}: directory {path} cannot be created "
+                         f"({parent} does not exist)")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"cannot write {flag} {target}: directory {path} cannot be created "
+                         f"({parent} is not writable)")
+
+
 def check_outputs(json_path: Path | None, out: Path | None) -> Path | None:
-    """Validate the output locations before any work; returns the directory for PNG/HTML."""
+    """Validate the output locations before any work; returns the directory for PNG/HTML. A
+    missing directory (of --out, or of the --json file) is created when the outputs are written,
+    if its parent exists; nothing is created here."""
     if json_path is not None:
-        parent = json_path.parent if str(json_path.parent) else Path(".")
-        if not parent.is_dir():
-            raise InputError(f"cannot write --json {json_path}: directory {parent} does not exist")
+        _creatable_dir(json_path.parent if str(json_path.parent) else Path("."), "--json", json_path)
         if json_path.is_dir():
             raise InputError(f"--json {json_path} is a directory")
     if out is None and json_path is not None:
@@ -91,11 +115,12 @@ def check_outputs(json_path: Path | None, out: Path | None) -> Path | None:
 
 def write_outputs(result: ArtworkTestResult, json_path: Path | None, out: Path | None,
                   extra: dict | None = None, title: str = "Artwork A/B test", details: dict | None = None,
-                  truth: tuple[float, float] | None = None) -> dict:
-    """Write PNG and HTML into ``out`` and the JSON to ``json_path`` (each atomically); returns the JSON.
+                  truth: tuple[float, float] | None = None, artworks: dict | None = None) -> dict:
+    """Write PNG and HTML into ``out`` and the JSON to ``json_path`` (each atomically; a missing
+    directory of either is created); returns the JSON.
 
     ``details`` (default: the scalar entries of ``extra``) are listed on the page; ``truth`` marks
-    the true CTRs on the chart."""
+    the true CTRs on the chart; ``artworks`` (arm -> (description, SVG)) are drawn on the page."""
     doc = result.to_json()
     doc.update(extra or {})
     if out is not None:
@@ -104,10 +129,11 @@ def write_outputs(result: ArtworkTestResult, json_path: Path | None, out: Path |
         write_bytes(out / PNG_NAME, png)
         if details is None:
             details = {k: v for k, v in (extra or {}).items() if not isinstance(v, (dict, list))}
-        write_text(out / HTML_NAME, html_page(result, png, title=title, details=details))
+        write_text(out / HTML_NAME, html_page(result, png, title=title, details=details, artworks=artworks))
         doc["png"] = str(out / PNG_NAME)
         doc["html"] = str(out / HTML_NAME)
     if json_path is not None:
+        json_path.parent.mkdir(exist_ok=True)
         write_json(json_path, doc)
     return doc
 
@@ -144,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
     if args.world:
         return run_world(args, out)
     counts = assign_and_click(args.users, args.p_a, args.p_b, args.seed)
-    result = two_artwork_test(*counts, alpha=args.alpha)
+    result = two_artwork_test(*counts, alpha=args.alpha, planning=(args.p_a, args.p_b),
+                              planning_basis="the click probabilities given with --p-a and --p-b")
     extra = {"seed": args.seed, "p_a": args.p_a, "p_b": args.p_b, "users": args.users}
     doc = write_outputs(result, args.json, out, extra)
     _report(result, doc, args.json)
@@ -155,22 +182,26 @@ def run_world(args: argparse.Namespace, out: Path | None) -> int:
     """The test inside the world: see :mod:`recsys.report.artwork_world`."""
     from recsys.cli.demo import default_config
     from recsys.experiment.config import ExperimentConfig
-    from recsys.report.artwork_world import run_world_test
+    from recsys.report.artwork_world import describe_variant, run_world_test
+    from recsys.report.posters import poster_svg
     from recsys.world.build import build_world
 
     config = ExperimentConfig.load(args.config) if args.config is not None else default_config()
     world = build_world(config.world, config.seed)
     test = run_world_test(world, args.users, title=args.title, variant_b=args.variant_b, seed=args.seed)
-    result = two_artwork_test(*test.counts(), alpha=args.alpha)
+    result = two_artwork_test(*test.counts(), alpha=args.alpha, planning=(test.true_ctr_a, test.true_ctr_b),
+                              planning_basis="the true CTRs known to the simulator")
     cat = world.catalog
     label = cat.art_label(np.array([test.art_a, test.art_b]))
+    desc = {"A": describe_variant(cat, test.art_a), "B": describe_variant(cat, test.art_b)}
     truth = {"A": test.true_ctr_a, "B": test.true_ctr_b}
     extra = {
         "mode": "world", "seed": args.seed, "users": args.users, "world_seed": config.seed,
         "world_users": world.n_users,
         "title": {"id": test.title, "name": str(cat.name[test.title])},
-        "variants": {"A": {"artwork": test.art_a, "variant": 0, "theme": str(label[0])},
-                     "B": {"artwork": test.art_b, "variant": test.art_b - test.art_a, "theme": str(label[1])}},
+        "variants": {"A": {"artwork": test.art_a, "variant": 0, "theme": str(label[0]), "description": desc["A"]},
+                     "B": {"artwork": test.art_b, "variant": test.art_b - test.art_a, "theme": str(label[1]),
+                           "description": desc["B"]}},
         "ground_truth": {
             "note": "known only to the simulator: the mean click probability of each variant over all the "
                     "world's users (true_ctr) and over the users shown it (sample_ctr)",
@@ -178,14 +209,15 @@ def run_world(args: argparse.Namespace, out: Path | None) -> int:
             "sample_ctr": {"A": test.sample_ctr_a, "B": test.sample_ctr_b},
             "interval_covers_true_diff": bool(result.ci_low <= test.true_ctr_b - test.true_ctr_a <= result.ci_high)},
     }
-    details = {"title": f"{cat.name[test.title]} (id {test.title})", "artwork A": f"variant 0: {label[0]}",
-               "artwork B": f"variant {test.art_b - test.art_a}: {label[1]}",
+    details = {"title": f"{cat.name[test.title]} (id {test.title})", "artwork A": desc["A"], "artwork B": desc["B"],
                "true CTR of A (simulator's ground truth)": f"{test.true_ctr_a:.2%}",
                "true CTR of B (simulator's ground truth)": f"{test.true_ctr_b:.2%}",
                "true difference B - A (ground truth)": f"{(test.true_ctr_b - test.true_ctr_a) * 100:+.2f} points"}
+    posters = {arm: (desc[arm], poster_svg(cat, art, width=300, id_prefix="at", variant_mark=False))
+               for arm, art in (("A", test.art_a), ("B", test.art_b))}
     doc = write_outputs(result, args.json, out, extra, title="Artwork A/B test in the simulated world",
-                        details=details, truth=(test.true_ctr_a, test.true_ctr_b))
-    print(f"title {test.title} '{cat.name[test.title]}': A = {label[0]}, B = {label[1]}")
+                        details=details, truth=(test.true_ctr_a, test.true_ctr_b), artworks=posters)
+    print(f"title {test.title} '{cat.name[test.title]}': A = {desc['A']}; B = {desc['B']}")
     print(f"true CTR (ground truth, known to the simulator): A {test.true_ctr_a:.2%}, B {test.true_ctr_b:.2%}")
     _report(result, doc, args.json)
     return 0

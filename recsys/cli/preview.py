@@ -25,8 +25,9 @@ def add_parser(sub, name: str) -> None:
         name, help="a user's or a segment's homepage (rows, artwork, scores) as an HTML page",
         description="Build the world, warm up, fit a policy on the warm-up logs as the A/B harness does, "
                     "and draw the homepage it gives one user (--user) or a few users of a segment "
-                    "(--segment) on day 0: named rows of cards with inline-SVG artwork; hovering a card "
-                    "shows its score, rank, artwork variant and propensity.")
+                    "(--segment) on day 0: named rows of cards whose artwork is a poster generated (inline SVG) "
+                    "from the variant's public theme; hovering a card shows its full title, score, rank, artwork "
+                    "variant and propensity.")
     who = p.add_mutually_exclusive_group(required=True)
     who.add_argument("--user", type=int, metavar="ID", help="a user id of the world")
     who.add_argument("--segment", choices=SEGMENTS, help="preview --count users of this segment")
@@ -116,7 +117,8 @@ def run(args: argparse.Namespace) -> int:
     from recsys.io import write_json, write_text
     from recsys.page import Layout
     from recsys.policies import make_policy
-    from recsys.report.preview import DAY0_YEAR, homepage_for, homepage_fragment, preview_document
+    from recsys.report.preview import (BLEND_LABEL, DAY0_YEAR, blend_shares, format_shares, homepage_for,
+                                       homepage_fragment, preview_document)
     from recsys.rng import KeyedRandom
     from recsys.progress import Progress
     from recsys.simulate.runner import Simulation
@@ -162,19 +164,22 @@ def run(args: argparse.Namespace) -> int:
                  ("plays seen", str(int(s.obs_plays[row]))), ("sessions seen", str(int(s.obs_sessions[row]))),
                  ("recently played", "; ".join(recent) if recent else "nothing yet")]
         if expl is not None and expl.weights:
-            facts.append(("hybrid blend", ", ".join(f"{k} {float(v[i]):.2f}" for k, v in expl.weights.items())))
+            facts.append((BLEND_LABEL, format_shares(blend_shares(expl.weights, i)) + " (sum to 1)"))
         if s.churned[row]:
             facts.append(("note", "the account lapsed during the warm-up"))
         sections.append(homepage_fragment(cat, page, i, explanation=expl, heading=f"User {int(u)}", facts=facts,
                                           with_style=False))
-        doc_users.append(user_json(cat, page, i, expl, int(u), seg))
+        doc_users.append(user_json(cat, page, i, expl, int(u), seg, plays=int(s.obs_plays[row])))
     what = f"arm {arm!r}: " if arm is not None else ""
     subtitle = (f"{what}policy {name}" + (f" ({', '.join(f'{k}={v}' for k, v in params.items())})" if params else "")
                 + f"; world seed {config.seed}, {world.n_users:,} users, {cat.n_titles:,} titles; day {DAY} after a "
                 f"{config.warmup_days}-day warm-up")
-    notes = ("Artwork is drawn from each variant's public theme (genre colour and motif, cast member, or mood). "
-             "Hover or focus a card for its score, rank, slot, artwork variant and propensity. Years are "
-             f"shown as if day 0 were in {DAY0_YEAR}.")
+    notes = ("Each card's artwork is a poster generated from its variant's public theme: a genre's colour, motif "
+             "and typeface, a cast member's portrait and credit, or a mood's palette and pattern; the variant's "
+             "index sets the composition. Hover or focus a card for its full title, score, rank, slot, artwork "
+             "variant and propensity. The hybrid's weights are the per-user weights of its components' "
+             "standardised scores (collaborative filtering, content, popularity; the cold-start prior when "
+             f"there is nothing else), normalised to sum to 1. Years are shown as if day 0 were in {DAY0_YEAR}.")
     html = preview_document(sections, title="Homepage preview", subtitle=subtitle, notes=notes)
     write_text(args.out, html)
     if args.json is not None:
@@ -185,11 +190,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def user_json(cat, page, i: int, expl, user_id: int, segment: str) -> dict:
-    """One user's rows and cards (title, artwork, propensity, scores) for the JSON output."""
+def user_json(cat, page, i: int, expl, user_id: int, segment: str, plays: int | None = None) -> dict:
+    """One user's rows and cards (title, artwork, propensity, scores) for the JSON output, and for the
+    hybrid its blend shares (``blend``: the per-user weights of its components, summing to 1)."""
     from recsys.page import ROW_KINDS
-    from recsys.report.preview import row_title
+    from recsys.report.preview import blend_shares, row_titles
 
+    labels = row_titles(cat, page, i)
     rows = []
     for r in range(page.titles.shape[1]):
         cards = []
@@ -211,5 +218,8 @@ def user_json(cat, page, i: int, expl, user_id: int, segment: str) -> dict:
                     card["rank_reranked"] = int(expl.rank_reranked[i, r, k])
             cards.append(card)
         rows.append({"kind": ROW_KINDS[int(page.row_kind[i, r])], "ref": int(page.row_ref[i, r]),
-                     "label": row_title(cat, page.row_kind[i, r], page.row_ref[i, r]), "titles": cards})
-    return {"user_id": user_id, "segment": segment, "rows": rows}
+                     "label": labels[r], "titles": cards})
+    doc = {"user_id": user_id, "segment": segment, "plays_seen": plays, "rows": rows}
+    if expl is not None and expl.weights:
+        doc["blend"] = blend_shares(expl.weights, i)
+    return doc

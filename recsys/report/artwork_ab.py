@@ -2,6 +2,8 @@
 
 Everything here works on four numbers (users and clicks per artwork), so the same function
 serves ``recsys artwork-test`` with two given click probabilities and a run inside the world.
+The users a test would need are computed for a *planning* effect (the true CTRs where the
+simulator knows them, else the stated ones), never for the observed difference (post hoc).
 Each user sees the title once with the artwork of their arm, so the user is the unit and a
 user's click is a Bernoulli draw: the two-proportion z-test applies directly.
 """
@@ -41,8 +43,11 @@ class ArtworkTestResult:
     chi2_p_value: float
     significant: bool
     winner: str | None                 # "A", "B", or None when not significant
-    users_needed_per_arm: float | None  # for the observed effect at ``power``; inf if no effect
-    more_users_needed: int | None      # beyond the users already in the test (None if significant)
+    users_needed_per_arm: float | None  # for the planning effect at ``power``; inf if it is 0; None if
+                                        # significant or no planning effect was given
+    more_users_needed: int | None      # beyond the users already in the test (None as above)
+    planning: tuple[float, float] | None  # the CTRs of A and B the users needed are computed for
+    planning_basis: str | None         # what they are, e.g. "the true CTRs (known to the simulator)"
     recommendation: str
 
     def arm_ci(self, arm: str) -> tuple[float, float]:
@@ -66,6 +71,9 @@ class ArtworkTestResult:
             "significant": self.significant, "winner": self.winner,
             "users_needed_per_arm": None if needed is None or not math.isfinite(needed) else int(math.ceil(needed)),
             "more_users_needed": self.more_users_needed,
+            "users_needed_for": None if self.planning is None else {
+                "basis": self.planning_basis, "ctr_a": self.planning[0], "ctr_b": self.planning[1],
+                "diff": self.planning[1] - self.planning[0]},
         }
 
 
@@ -99,11 +107,18 @@ def users_per_arm(p_a: float, p_b: float, alpha: float = 0.05, power: float = 0.
 
 
 def two_artwork_test(users_a: int, clicks_a: int, users_b: int, clicks_b: int, alpha: float = 0.05,
-                     power: float = 0.8) -> ArtworkTestResult:
+                     power: float = 0.8, *, planning: tuple[float, float] | None = None,
+                     planning_basis: str = "the planned CTRs") -> ArtworkTestResult:
     """The two-proportion z-test (pooled standard error, as statsmodels' ``proportions_ztest``),
     the Wald interval of the difference, the chi-squared test of the 2x2 table (which agrees:
     chi2 = z^2), and the recommendation. Degenerate tables (no clicks at all, or all clicks)
-    give z = 0 and p = 1."""
+    give z = 0 and p = 1.
+
+    When the test is not significant, the users needed for ``power`` are computed for
+    ``planning`` (the CTRs of A and B one plans for: the true ones where a simulator knows them,
+    else a stated effect, ``planning_basis`` saying which), never for the observed rates: a power
+    figure from the observed effect is post hoc and only restates the p-value. Without
+    ``planning`` no users-needed figure is given."""
     for name, v in (("users_a", users_a), ("clicks_a", clicks_a), ("users_b", users_b), ("clicks_b", clicks_b)):
         if int(v) != v or v < 0:
             raise InputError(f"{name} must be a non-negative integer, got {v}")
@@ -115,6 +130,10 @@ def two_artwork_test(users_a: int, clicks_a: int, users_b: int, clicks_b: int, a
         raise InputError(f"--alpha must be in (0, 1), got {alpha}")
     if not 0 < power < 1:
         raise InputError(f"power must be in (0, 1), got {power}")
+    if planning is not None:
+        planning = (float(planning[0]), float(planning[1]))
+        if not all(0.0 <= p <= 1.0 for p in planning):
+            raise InputError(f"planning CTRs must be probabilities in [0, 1], got {planning}")
     na, ca, nb, cb = int(users_a), int(clicks_a), int(users_b), int(clicks_b)
     pa, pb = ca / na, cb / nb
     diff = pb - pa
@@ -133,13 +152,14 @@ def two_artwork_test(users_a: int, clicks_a: int, users_b: int, clicks_b: int, a
     significant = p_value < alpha
     winner = ("B" if diff > 0 else "A") if significant else None
     needed = more = None
-    if not significant:
-        needed = users_per_arm(pa, pb, alpha, power)
+    if not significant and planning is not None:
+        needed = users_per_arm(*planning, alpha, power)
         more = None if not math.isfinite(needed) else max(0, 2 * math.ceil(needed) - (na + nb))
     partial = dict(users_a=na, clicks_a=ca, users_b=nb, clicks_b=cb, alpha=float(alpha), power=float(power),
                    ctr_a=pa, ctr_b=pb, diff=diff, ci_low=lo, ci_high=hi, z=float(z), p_value=p_value,
                    chi2=float(chi2), chi2_p_value=float(chi2_p), significant=significant, winner=winner,
-                   users_needed_per_arm=needed, more_users_needed=more)
+                   users_needed_per_arm=needed, more_users_needed=more, planning=planning,
+                   planning_basis=planning_basis if planning is not None else None)
     return ArtworkTestResult(**partial, recommendation=recommend(**partial))
 
 
@@ -160,7 +180,8 @@ def _p(p: float) -> str:
 
 
 def recommend(*, ctr_a, ctr_b, diff, ci_low, ci_high, p_value, alpha, power, significant, winner,
-              users_needed_per_arm, more_users_needed, users_a, users_b, **_) -> str:
+              users_needed_per_arm, more_users_needed, users_a, users_b, planning=None, planning_basis=None,
+              **_) -> str:
     """A paragraph for a product analyst: which artwork, and how sure; or how many more users."""
     level = f"{1 - alpha:.0%}"
     if significant:
@@ -178,11 +199,20 @@ def recommend(*, ctr_a, ctr_b, diff, ci_low, ci_high, p_value, alpha, power, sig
     head = (f"Not significant: A {ctr_a:.1%} vs B {ctr_b:.1%} (difference {diff * 100:+.1f} points, "
             f"{level} interval {ci_low * 100:+.1f} to {ci_high * 100:+.1f}, {_p(p_value)}); with this many users a "
             f"difference like this could well be chance, so neither artwork has shown it is better.")
+    if planning is None:
+        return (head + " No planning effect was given, so the users needed are not computed (a figure from "
+                "the observed difference would be post hoc). Until then keep artwork A.")
+    plan = f"{planning_basis}, A {planning[0]:.1%} and B {planning[1]:.1%}"
     if users_needed_per_arm is None or not math.isfinite(users_needed_per_arm):
-        return (head + " The two artworks did equally well, so more users will not separate them unless "
-                "the true difference is larger than this test can see; keep artwork A or try a bolder variant.")
+        return (head + f" For {plan}, the two artworks are equally good, so no number of users would separate "
+                "them; keep artwork A or try a bolder variant.")
     per_arm = _about(users_needed_per_arm)
-    more = max(_about(more_users_needed or 0), 100)
-    return (head + f" If the true difference is as large as observed, about {per_arm:,} users per artwork "
-            f"({2 * per_arm:,} in all) would detect it with {power:.0%} power: about {more:,} more users are "
-            f"needed. Until then keep artwork A.")
+    if not more_users_needed:
+        return (head + f" For {plan}, a difference of {(planning[1] - planning[0]) * 100:+.1f} points, about "
+                f"{per_arm:,} users per artwork would detect it with {power:.0%} power, and this test had that "
+                f"many: at {power:.0%} power one test in {round(1 / (1 - power))} misses a real difference of that "
+                "size, or the difference is smaller than planned. Keep artwork A.")
+    more = max(_about(more_users_needed), 100)
+    return (head + f" For {plan}, a difference of {(planning[1] - planning[0]) * 100:+.1f} points, about "
+            f"{per_arm:,} users per artwork ({2 * per_arm:,} in all) would detect it with {power:.0%} power: "
+            f"about {more:,} more users are needed. Until then keep artwork A.")

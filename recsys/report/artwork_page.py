@@ -19,10 +19,11 @@ from recsys.report.artwork_ab import ArtworkTestResult
 _COLOURS = {"A": "#7a8ba6", "B": "#e07a3f"}
 
 
-def bar_chart_png(result: ArtworkTestResult, dpi: int = 110, truth: tuple[float, float] | None = None) -> bytes:
+def bar_chart_figure(result: ArtworkTestResult, dpi: int = 110, truth: tuple[float, float] | None = None) -> Figure:
     """CTR per artwork with its (1 - alpha) Wilson interval as error bars; ``truth`` (the true
-    CTRs of A and B, known to a simulator) is marked on each bar."""
-    fig = Figure(figsize=(5.2, 3.6), dpi=dpi)
+    CTRs of A and B, known to a simulator) is marked on each bar, its legend above the plot, clear
+    of the bars."""
+    fig = Figure(figsize=(5.2, 3.8), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     arms = ("A", "B")
@@ -40,22 +41,30 @@ def bar_chart_png(result: ArtworkTestResult, dpi: int = 110, truth: tuple[float,
     top = max(hi for _, hi in ci) * 100
     if truth is not None:
         ax.scatter(arms, [t * 100 for t in truth], marker="D", s=42, color="#111111", zorder=3,
-                   label="true CTR (simulator)")
-        ax.legend(loc="lower right", fontsize=8, frameon=False)
+                   label="true CTR (known to the simulator)")
         top = max(top, max(truth) * 100)
     ax.set_ylim(0, max(1.0, min(top * 1.2, 112.0)))
     verdict = f"B - A = {result.diff * 100:+.1f} pts, p = {result.p_value:.3g}"
-    ax.set_title(f"Two-artwork test: {verdict}", fontsize=10)
+    ax.set_title(f"Two-artwork test: {verdict}", fontsize=10, pad=22 if truth is not None else 6)
+    if truth is not None:
+        # between the title and the plot: never on a bar, an interval or a label
+        ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), fontsize=8, frameon=False, borderaxespad=0.2)
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
+    return fig
+
+
+def bar_chart_png(result: ArtworkTestResult, dpi: int = 110, truth: tuple[float, float] | None = None) -> bytes:
+    """:func:`bar_chart_figure` as PNG bytes."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    bar_chart_figure(result, dpi, truth).savefig(buf, format="png")
     return buf.getvalue()
 
 
 def html_page(result: ArtworkTestResult, png: bytes, title: str = "Artwork test",
-              details: dict | None = None) -> str:
-    """A standalone page: the recommendation, the chart and the numbers."""
+              details: dict | None = None, artworks: dict[str, tuple[str, str]] | None = None) -> str:
+    """A standalone page: the recommendation, the two artworks compared (``artworks``: arm ->
+    (description, inline SVG poster), when there are real artworks), the chart and the numbers."""
     e = html.escape
     level = f"{1 - result.alpha:.0%}"
     rows = "".join(
@@ -70,13 +79,23 @@ def html_page(result: ArtworkTestResult, png: bytes, title: str = "Artwork test"
         ("chi-squared test (agrees)", f"chi2 = {result.chi2:.3f}, p = {result.chi2_p_value:.5f}"),
         ("significant at alpha", f"{'yes' if result.significant else 'no'} (alpha = {result.alpha:g})"),
     ]
-    if result.users_needed_per_arm is not None and result.more_users_needed is not None:
+    if result.users_needed_per_arm is not None and result.planning is not None:
+        pa, pb = result.planning
+        needed = result.users_needed_per_arm
         facts.append((f"users per artwork for {result.power:.0%} power",
-                      f"{int(-(-result.users_needed_per_arm // 1)):,} (observed effect)"))
+                      (f"{int(-(-needed // 1)):,}" if needed != float("inf") else "none would do (no difference)")
+                      + f", for {result.planning_basis}: A {pa:.2%}, B {pb:.2%} ({(pb - pa) * 100:+.2f} points); "
+                      "not the observed difference"))
     for k, v in (details or {}).items():
         facts.append((str(k), str(v)))
     fact_rows = "".join(f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in facts)
     colour = "#1d7a3a" if result.significant else "#8a6d00"
+    shown = ""
+    if artworks:
+        figs = "".join(f'<figure class="art">{svg}<figcaption><b>{e(arm)}</b>: '
+                       f"{e(desc)}</figcaption></figure>" for arm, (desc, svg) in artworks.items())
+        shown = f'<h2>The two artworks</h2><div class="arts">{figs}</div>'
+    drawn = " The artworks are drawn from their public themes." if artworks else ""
     img = base64.b64encode(png).decode("ascii")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -89,11 +108,15 @@ body {{ font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width
 table {{ border-collapse: collapse; margin: 1em 0; }}
 th, td {{ padding: 0.3em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }}
 img {{ max-width: 100%; }}
+.arts {{ display: flex; gap: 1.2em; flex-wrap: wrap; }}
+.art {{ margin: 0; }} .art svg {{ display: block; border-radius: 4px; }}
+.art figcaption {{ font-size: 0.9em; margin-top: 0.3em; }}
 .note {{ color: #666; font-size: 0.9em; }}
 </style></head>
 <body>
 <h1>{e(title)}</h1>
 <p class="verdict">{e(result.recommendation)}</p>
+{shown}
 <img alt="Click-through rate of artwork A and B with {e(level)} intervals" src="data:image/png;base64,{img}">
 <h2>Per artwork</h2>
 <table><tr><th>artwork</th><th>users</th><th>clicks</th><th>CTR</th><th>{e(level)} interval</th></tr>{rows}</table>
@@ -101,7 +124,9 @@ img {{ max-width: 100%; }}
 <table>{fact_rows}</table>
 <p class="note">Users were assigned to A or B at random and each saw the title once; the user is the
 unit of analysis. The p-value uses the pooled standard error (as statsmodels' proportions_ztest),
-the interval of the difference the unpooled one; the users-needed figure uses Cohen's arcsine effect
-size for the observed rates at the stated power.</p>
+the interval of the difference the unpooled one. The users-needed figure (given when the test is not
+significant) uses Cohen's arcsine effect size at the stated power for a planning effect: the true
+CTRs where the simulator knows them, else the click probabilities given; never the observed
+difference, from which a power figure is post hoc.{drawn}</p>
 </body></html>
 """

@@ -1,30 +1,36 @@
-"""A user's homepage as HTML: named rows of cards, each card's artwork drawn as inline SVG.
+"""A user's homepage as HTML: named rows of cards, each card's artwork a generated poster.
 
-The artwork is drawn from the shown variant's *public* theme only (a genre's colour and motif,
-a cast member's silhouette and name, a mood's palette and motif), so the page needs no image
-files, no network and no script. Hovering (or focusing) a card shows what put it there: the
-policy's score and, for the hybrid, its cf / content / popularity terms; the title's rank in
-the scorer's list and after re-ranking; its slot; the artwork variant and its propensity.
+The artwork is drawn by :mod:`recsys.report.posters` from the shown variant's *public* theme
+only (genre, cast member or mood, as shapes, palette and type), so the page needs no image
+files, no network and no script. Hovering (or focusing) a card shows the full title and what
+put it there: the policy's score and, for the hybrid, its cf / content / popularity terms; the
+title's rank in the scorer's list and after re-ranking; its slot; the artwork variant and its
+propensity.
 
 :func:`homepage_fragment` renders one user's page as a fragment (the demo report embeds one per
 segment); :func:`preview_document` wraps fragments into a standalone page;
-:func:`homepage_for` builds the pages and explanations a fitted policy gives some users.
+:func:`homepage_for` builds the pages and explanations a fitted policy gives some users;
+:func:`blend_shares` turns the hybrid's per-user blend weights into shares that sum to 1.
 """
 
 from __future__ import annotations
 
 import html
 import math
-import zlib
 
 import numpy as np
 
 from recsys.page import ROW_KINDS, Explanation, Layout, Page
+from recsys.report.posters import poster_svg
 from recsys.rng import KeyedRandom
-from recsys.world.catalog import KIND_NAMES, MOODS, THEME_KINDS, Catalog
+from recsys.world.catalog import KIND_NAMES, Catalog
 
 #: the calendar year day 0 is shown as (display only: the world counts days)
 DAY0_YEAR = 2025
+
+def _e(x) -> str:
+    return html.escape(str(x), quote=True)
+
 
 ROW_TITLES = {
     "top_picks": "Top picks for you",
@@ -34,151 +40,6 @@ ROW_TITLES = {
     "explore": "Explore something different",
 }
 
-#: genre -> (colour, motif); unknown genres get a colour and motif from their name
-GENRE_STYLE = {
-    "drama": ("#7b3f61", "masks"), "comedy": ("#f2a900", "smile"), "action": ("#d1462f", "bolt"),
-    "thriller": ("#37474f", "eye"), "romance": ("#d81b60", "heart"), "documentary": ("#2e7d32", "lens"),
-    "family": ("#fb8c00", "house"), "animation": ("#00acc1", "star"), "crime": ("#263238", "magnifier"),
-    "sci-fi": ("#3949ab", "planet"), "fantasy": ("#6a1b9a", "crown"), "horror": ("#4e0d0d", "ghost"),
-    "mystery": ("#4527a0", "eye"), "adventure": ("#00897b", "mountain"), "history": ("#8d6e63", "crown"),
-    "music": ("#c2185b", "note"), "reality": ("#ef6c00", "lens"), "sport": ("#43a047", "ball"),
-    "war": ("#5d4037", "swords"), "western": ("#bf7b3a", "sun"), "biography": ("#546e7a", "book"),
-    "teen": ("#ec407a", "star"), "anime": ("#e53935", "spark"), "stand-up": ("#7e57c2", "mic"),
-}
-#: mood -> (light colour, dark colour, motif)
-MOOD_STYLE = {
-    "dark": ("#3b3f6a", "#11131f", "moon"), "bright": ("#ffe066", "#ff9f1c", "sun"),
-    "romantic": ("#f7a1c4", "#ad1457", "heart"), "tense": ("#c62828", "#1c1c1c", "zigzag"),
-    "epic": ("#ffb300", "#4a148c", "mountain"), "cosy": ("#f3c98b", "#8d5524", "cup"),
-}
-
-# motifs drawn in a 160 x 90 box, centred around (80, 40), filled with the current colour
-_MOTIFS = {
-    "bolt": '<polygon points="90,8 60,48 78,48 68,80 102,36 84,36 98,8"/>',
-    "heart": '<path d="M80 70C48 50 50 18 70 20C76 21 79 25 80 29C81 25 84 21 90 20C110 18 112 50 80 70Z"/>',
-    "star": '<polygon points="80,12 87,32 108,32 91,45 97,66 80,53 63,66 69,45 52,32 73,32"/>',
-    "spark": '<polygon points="80,6 86,34 112,40 86,46 80,74 74,46 48,40 74,34"/>',
-    "moon": '<path d="M92 12A30 30 0 1 0 92 70A24 24 0 1 1 92 12Z"/>',
-    "sun": '<circle cx="80" cy="40" r="16"/><g stroke="currentColor" stroke-width="4" stroke-linecap="round">'
-           '<line x1="80" y1="8" x2="80" y2="16"/><line x1="80" y1="64" x2="80" y2="72"/>'
-           '<line x1="48" y1="40" x2="56" y2="40"/><line x1="104" y1="40" x2="112" y2="40"/>'
-           '<line x1="57" y1="17" x2="63" y2="23"/><line x1="97" y1="57" x2="103" y2="63"/>'
-           '<line x1="57" y1="63" x2="63" y2="57"/><line x1="97" y1="23" x2="103" y2="17"/></g>',
-    "mountain": '<polygon points="22,74 62,22 80,46 96,30 138,74"/>',
-    "zigzag": '<polyline points="30,60 50,24 70,60 90,24 110,60 130,24" fill="none" stroke="currentColor" '
-              'stroke-width="7" stroke-linejoin="round"/>',
-    "cup": '<path d="M58 30H100V52A18 18 0 0 1 82 70H76A18 18 0 0 1 58 52Z"/><path d="M100 36H108A8 8 0 0 1 '
-           '108 52H100" fill="none" stroke="currentColor" stroke-width="5"/><path d="M70 12Q66 19 70 25M80 10Q76 '
-           '18 80 25M90 12Q86 19 90 25" fill="none" stroke="currentColor" stroke-width="3"/>',
-    "masks": '<circle cx="68" cy="38" r="20"/><circle cx="94" cy="44" r="20" fill-opacity=".6"/>',
-    "smile": '<circle cx="80" cy="40" r="28" fill-opacity=".35"/><circle cx="70" cy="32" r="4"/>'
-             '<circle cx="90" cy="32" r="4"/><path d="M64 46Q80 62 96 46" fill="none" stroke="currentColor" '
-             'stroke-width="5" stroke-linecap="round"/>',
-    "eye": '<path d="M40 40Q80 6 120 40Q80 74 40 40Z" fill-opacity=".45"/><circle cx="80" cy="40" r="13"/>',
-    "lens": '<circle cx="80" cy="40" r="26" fill="none" stroke="currentColor" stroke-width="6"/>'
-            '<circle cx="80" cy="40" r="12"/>',
-    "house": '<polygon points="80,10 116,40 106,40 106,72 54,72 54,40 44,40"/>',
-    "magnifier": '<circle cx="74" cy="36" r="20" fill="none" stroke="currentColor" stroke-width="7"/>'
-                 '<line x1="88" y1="50" x2="108" y2="70" stroke="currentColor" stroke-width="9" '
-                 'stroke-linecap="round"/>',
-    "planet": '<circle cx="80" cy="40" r="20"/><ellipse cx="80" cy="40" rx="40" ry="10" fill="none" '
-              'stroke="currentColor" stroke-width="4" transform="rotate(-18 80 40)"/>',
-    "crown": '<polygon points="50,66 46,24 64,42 80,16 96,42 114,24 110,66"/>',
-    "ghost": '<path d="M56 72V38A24 24 0 0 1 104 38V72L96 64L88 72L80 64L72 72L64 64Z"/>',
-    "note": '<path d="M72 62A10 8 0 1 1 70 54V16L104 10V52A10 8 0 1 1 102 44V22L76 27V62Z"/>',
-    "ball": '<circle cx="80" cy="40" r="26"/><path d="M58 26Q80 40 102 26M58 54Q80 40 102 54" fill="none" '
-            'stroke="#ffffff" stroke-opacity=".7" stroke-width="3"/>',
-    "swords": '<g stroke="currentColor" stroke-width="7" stroke-linecap="round"><line x1="54" y1="14" x2="106" '
-              'y2="66"/><line x1="106" y1="14" x2="54" y2="66"/></g>',
-    "book": '<path d="M44 20Q62 14 80 22Q98 14 116 20V66Q98 60 80 68Q62 60 44 66Z"/>',
-    "mic": '<rect x="70" y="10" width="20" height="36" rx="10"/><path d="M62 38A18 18 0 0 0 98 38" fill="none" '
-           'stroke="currentColor" stroke-width="4"/><line x1="80" y1="56" x2="80" y2="72" stroke="currentColor" '
-           'stroke-width="5"/>',
-    "person": '<circle cx="80" cy="30" r="15"/><path d="M46 86Q48 50 80 50Q112 50 114 86Z"/>',
-}
-_FALLBACK_MOTIFS = ("star", "circle-dots", "mountain", "lens")
-_MOTIFS["circle-dots"] = ('<circle cx="62" cy="40" r="10"/><circle cx="80" cy="40" r="10"/>'
-                          '<circle cx="98" cy="40" r="10"/>')
-
-
-def _e(x) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _hue_colour(name: str, s: int = 55, l: int = 42) -> str:
-    return f"hsl({zlib.crc32(name.encode('utf-8')) % 360},{s}%,{l}%)"
-
-
-def _shade(hex_colour: str, f: float) -> str:
-    """Mix a #rrggbb colour with black (f < 0) or white (f > 0)."""
-    h = hex_colour.lstrip("#")
-    rgb = [int(h[i:i + 2], 16) for i in (0, 2, 4)]
-    out = [round(c + (255 - c) * f) if f > 0 else round(c * (1 + f)) for c in rgb]
-    return "#" + "".join(f"{max(0, min(255, c)):02x}" for c in out)
-
-
-def genre_style(name: str) -> tuple[str, str]:
-    if name in GENRE_STYLE:
-        return GENRE_STYLE[name]
-    k = zlib.crc32(name.encode("utf-8"))
-    return _hue_colour(name), _FALLBACK_MOTIFS[k % len(_FALLBACK_MOTIFS)]
-
-
-def _short(text: str, n: int) -> str:
-    return text if len(text) <= n else text[: n - 1].rstrip() + "\u2026"
-
-
-def theme_style(catalog: Catalog, art: int) -> dict:
-    """How artwork ``art`` is drawn, from its public theme: gradient colours, motif, ink colour and
-    the featured cast member's name (cast themes)."""
-    art = int(art)
-    theme = THEME_KINDS[int(catalog.art_theme[art])]
-    style = {"theme": theme, "ink": "#ffffff", "person": None}
-    if theme == "genre":
-        colour, motif = genre_style(catalog.genre_names[int(catalog.art_genre[art])])
-        top, bottom = (_shade(colour, 0.25), _shade(colour, -0.45)) if colour.startswith("#") else (colour, "#1c1c1c")
-    elif theme == "cast":
-        person = str(catalog.cast_names[int(catalog.art_cast[art])])
-        top, bottom, motif = _hue_colour(person, 45, 55), _hue_colour(person, 50, 22), "person"
-        style["person"] = person
-    else:
-        mood = MOODS[int(catalog.art_mood[art])]
-        top, bottom, motif = MOOD_STYLE[mood]
-        if mood in ("bright", "cosy"):
-            style["ink"] = "#2b1d0e"
-    style.update(top=top, bottom=bottom, motif=motif)
-    return style
-
-
-def artwork_svg(catalog: Catalog, art: int, *, width: int = 140) -> str:
-    """Inline SVG for artwork ``art`` from its public theme, with the title's name across it."""
-    art = int(art)
-    t = int(catalog.art_title[art])
-    label = str(catalog.art_label(np.array([art]))[0])
-    st = theme_style(catalog, art)
-    fg = st["ink"]
-    extra = ""
-    if st["person"] is not None:
-        extra = (f'<text x="8" y="16" font-size="10" font-weight="600" fill="{fg}" '
-                 f'fill-opacity=".9">{_e(_short(st["person"], 22))}</text>')
-    n_var = int(catalog.art_offsets[t + 1] - catalog.art_offsets[t])
-    v = art - int(catalog.art_offsets[t])
-    gid = f"rp-g{art}"
-    name = _short(str(catalog.name[t]), 25)
-    height = round(width * 90 / 160)
-    return (
-        f'<svg class="rp-art" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 160 90" width="{width}" '
-        f'height="{height}" role="img" aria-label="{_e(f"artwork {label} for {catalog.name[t]}")}" '
-        f'data-art="{art}" data-theme="{_e(label)}">'
-        f'<defs><linearGradient id="{gid}" x1="0" y1="0" x2="0.4" y2="1"><stop offset="0" stop-color="{st["top"]}"/>'
-        f'<stop offset="1" stop-color="{st["bottom"]}"/></linearGradient></defs>'
-        f'<rect width="160" height="90" fill="url(#{gid})"/>'
-        f'<g fill="{fg}" color="{fg}" fill-opacity=".85">{_MOTIFS[st["motif"]]}</g>{extra}'
-        f'<text x="152" y="14" font-size="9" text-anchor="end" fill="{fg}" fill-opacity=".75">{v + 1}/{n_var}</text>'
-        f'<rect y="68" width="160" height="22" fill="#000" fill-opacity=".55"/>'
-        f'<text x="6" y="83" font-size="11" font-weight="600" fill="#fff">{_e(name)}</text></svg>'
-    )
-
 
 def row_title(catalog: Catalog, kind: int, ref: int) -> str:
     """The row's heading, e.g. 'Because you watched The Quiet Harbor' or 'Comedy'."""
@@ -187,7 +48,28 @@ def row_title(catalog: Catalog, kind: int, ref: int) -> str:
         return f"Because you watched {catalog.name[int(ref)]}" if ref >= 0 else "Because you watched"
     if name == "genre":
         return catalog.genre_names[int(ref)].capitalize() if ref >= 0 else "A genre for you"
+    if name == "popular_now" and ref >= 0:
+        return f"Popular in {catalog.genre_names[int(ref)]}"
     return ROW_TITLES.get(name, name.replace("_", " ").capitalize())
+
+
+def row_titles(catalog: Catalog, page: Page, index: int) -> list[str]:
+    """The headings of user ``index``'s rows. A row of the same kind and reference as a row above
+    it continues that list (a policy that ranks one list and cuts it into rows, such as
+    popularity): it is headed as the list's continuation with its positions in the list, e.g.
+    "Popular now, continued (9-16)", so that no two rows carry the same name."""
+    i = int(index)
+    out, shown = [], {}
+    for r in range(page.titles.shape[1]):
+        key = (int(page.row_kind[i, r]), int(page.row_ref[i, r]))
+        n = int((page.titles[i, r] >= 0).sum())
+        name = row_title(catalog, *key)
+        if n and key in shown:
+            name = f"{name}, continued ({shown[key] + 1}\u2013{shown[key] + n})"
+        if n:
+            shown[key] = shown.get(key, 0) + n
+        out.append(name)
+    return out
 
 
 def title_facts(catalog: Catalog, t: int) -> tuple[str, str]:
@@ -254,31 +136,36 @@ def homepage_fragment(catalog: Catalog, page: Page, index: int = 0, *, explanati
     if facts:
         out.append('<p class="rp-facts">' + "".join(f"<span><b>{_e(k)}:</b> {_e(v)}</span>" for k, v in facts) + "</p>")
     R, K = page.titles.shape[1:]
+    headings = row_titles(catalog, page, i)
     for r in range(R):
         titles = page.titles[i, r]
         if not (titles >= 0).any():
             continue
-        out.append(f'<div class="rp-rowwrap"><h4 class="rp-rowtitle" data-kind="{ROW_KINDS[int(page.row_kind[i, r])]}">'
-                   f'{_e(row_title(catalog, page.row_kind[i, r], page.row_ref[i, r]))}</h4><div class="rp-row">')
+        out.append(f'<div class="rp-rowwrap"><h4 class="rp-rowtitle" data-kind="{ROW_KINDS[int(page.row_kind[i, r])]}" '
+                   f'data-ref="{int(page.row_ref[i, r])}">{_e(headings[r])}</h4><div class="rp-row">')
         for k in range(K):
             t = int(titles[k])
             if t < 0:
                 continue
             meta, genres = title_facts(catalog, t)
             lines = slot_explanation(catalog, page, i, r, k, explanation)
+            name = str(catalog.name[t])
             tip = "".join(f"<dt>{_e(a)}</dt><dd>{_e(b)}</dd>" for a, b in lines)
-            plain = "\n".join(f"{a}: {b}" if a != "= " else f"= {b}" for a, b in lines)
+            plain = "\n".join([name] + [f"{a}: {b}" if a != "= " else f"= {b}" for a, b in lines])
             art = int(page.artwork[i, r, k])
-            picture = artwork_svg(catalog, art if art >= 0 else int(catalog.art_offsets[t]))
+            picture = poster_svg(catalog, art if art >= 0 else int(catalog.art_offsets[t]), width=CARD_WIDTH)
             out.append(
                 f'<figure class="rp-card" tabindex="0" data-title="{t}" data-art="{art}" title="{_e(plain)}">'
-                f'{picture}<figcaption><span class="rp-name">{_e(catalog.name[t])}</span>'
+                f'{picture}<figcaption><span class="rp-name">{_e(name)}</span>'
                 f'<span class="rp-meta">{_e(meta)}</span><span class="rp-genres">{_e(genres)}</span></figcaption>'
-                f'<dl class="rp-tip">{tip}</dl></figure>')
+                f'<div class="rp-tip"><p class="rp-tipname">{_e(name)}</p><dl>{tip}</dl></div></figure>')
         out.append("</div></div>")
     out.append("</section>")
     return "".join(out)
 
+
+#: a card's width in CSS pixels (its poster is 16:9)
+CARD_WIDTH = 140
 
 PREVIEW_CSS = (
     ".rp-home{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#e8e8e8;background:#141414;"
@@ -290,12 +177,13 @@ PREVIEW_CSS = (
     ".rp-card{position:relative;flex:0 0 140px;width:140px;margin:0;background:#1f1f1f;border-radius:4px;"
     "overflow:hidden;outline:none}"
     ".rp-card:hover,.rp-card:focus{box-shadow:0 0 0 2px #e5e5e5}"
-    ".rp-art{display:block}"
+    ".rp-card .poster{display:block}"
     ".rp-card figcaption{padding:.25rem .35rem .35rem;display:flex;flex-direction:column;gap:.05rem}"
     ".rp-name{font-size:.76rem;font-weight:600;color:#fff;line-height:1.15}"
     ".rp-meta,.rp-genres{font-size:.68rem;color:#a8a8a8;line-height:1.2}"
     ".rp-tip{display:none;position:absolute;inset:0;margin:0;padding:.35rem .45rem;background:rgba(10,10,10,.93);"
     "font-size:.66rem;line-height:1.3;color:#eee;overflow:auto}"
+    ".rp-tip dl{margin:0}.rp-tipname{margin:0 0 .2rem;font-size:.74rem;font-weight:700;color:#fff}"
     ".rp-tip dt{font-weight:600;color:#9ecbff;float:left;clear:left;margin-right:.3rem}"
     ".rp-tip dd{margin:0 0 .1rem}"
     ".rp-card:hover .rp-tip,.rp-card:focus .rp-tip{display:block}"
@@ -317,6 +205,37 @@ def preview_document(sections: list[str], *, title: str, subtitle: str = "", not
         + (f"<p class='rp-notes'>{_e(notes)}</p>" if notes else "")
         + "</main></body></html>\n"
     )
+
+
+#: what the blend shares are, for the label beside them
+BLEND_LABEL = "hybrid's weights for this user"
+
+
+def blend_shares(weights: dict[str, np.ndarray], index: int) -> dict[str, float]:
+    """The hybrid's blend weights of user ``index`` normalised to sum to 1.
+
+    ``weights`` (name -> (n,) array, e.g. ``Explanation.weights``) are the hybrid's per-user
+    weights of its components' standardised scores (cf, content, popularity;
+    :meth:`recsys.models.hybrid.Hybrid.blend_weights`), so each share is that component's part of
+    the user's blend. When every weight is 0 the hybrid falls back to its cold-start popularity
+    prior, which then carries the whole blend (``prior`` 1.0)."""
+    w = {k: max(float(v[int(index)]), 0.0) for k, v in weights.items()}
+    total = sum(w.values())
+    if total <= 0:
+        return {**{k: 0.0 for k in w}, "prior": 1.0}
+    return {k: v / total for k, v in w.items()}
+
+
+def format_shares(shares: dict[str, float], digits: int = 2) -> str:
+    """'cf 0.62 · content 0.22 · popularity 0.16': rounded by largest remainder, so that the
+    printed figures themselves sum to 1."""
+    scale = 10 ** digits
+    raw = {k: v * scale for k, v in shares.items()}
+    floor = {k: math.floor(v) for k, v in raw.items()}
+    left = scale - sum(floor.values())
+    for k in sorted(raw, key=lambda k: floor[k] - raw[k])[:max(left, 0)]:
+        floor[k] += 1
+    return " \u00b7 ".join(f"{'cold-start prior' if k == 'prior' else k} {floor[k] / scale:.{digits}f}" for k in shares)
 
 
 def homepage_for(policy, shards, user_ids: np.ndarray, day: int, layout: Layout,

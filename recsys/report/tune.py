@@ -4,8 +4,12 @@ tables; it computes no statistics of its own.
 * ``lifts``: relative lift vs weight 0 (with its interval) of each metric, per segment;
 * ``frontier``: short-term CTR against the objective per segment, the Pareto frontier joined,
   the recommended point starred, points outside the guardrails hollow;
-* ``exposure``: homogenisation, coverage and long-tail share per weight (and without retraining
-  when the sweep has the static baseline).
+* ``exposure``: homogenisation, coverage and long-tail share per weight, and without retraining
+  when the sweep has the static baseline, where that series can be told apart from the retrained
+  one (:func:`static_coincides`; the caption says why it is missing elsewhere).
+
+Intervals over replicates are shown only when the sweep has enough replicates
+(``summary["replicate_intervals"]``); otherwise the page and the terminal say so.
 """
 
 from __future__ import annotations
@@ -104,22 +108,64 @@ def frontier_chart(result) -> str:
     return to_data_uri(fig)
 
 
+def static_coincides(result) -> tuple[dict[tuple[str, str], bool], str | None]:
+    """Per (exposure metric, segment) panel: whether the static (no retraining) series coincides
+    with the retrained one (within 0.5% of the panel's range: one line would hide the other), and
+    why, when it coincides everywhere."""
+    t = result.table
+    if not {"retrained", "static"} <= set(t["variant"]):
+        return {}, None
+    names = result.config.arm_names
+    panels = {}
+    for metric in EXPOSURE_METRICS:
+        for seg in _segments(t):
+            d = t[(t["metric"] == metric) & (t["segment"] == seg)]
+            a, b = (d[d["variant"] == v].set_index("arm")["mean"].reindex(names).to_numpy(float)
+                    for v in ("retrained", "static"))
+            both = np.concatenate([a, b])
+            span = np.nanmax(both) - np.nanmin(both) if np.isfinite(both).any() else 0.0
+            tol = 0.005 * max(span, abs(np.nanmax(np.abs(both))) if np.isfinite(both).any() else 0.0, 1e-12)
+            panels[(metric, seg)] = bool(np.allclose(a, b, rtol=0.0, atol=tol, equal_nan=True))
+    reason = None
+    if panels and all(panels.values()):
+        exp = result.config.experiment
+        if exp.retrain_every and exp.days <= exp.retrain_every:
+            reason = (f"the run ({exp.days} days) is no longer than the retraining period (every "
+                      f"{exp.retrain_every} days), so no refit happened and the two variants are the same run")
+        else:
+            reason = "the two variants gave the same figures"
+    return panels, reason
+
+
 def exposure_chart(result) -> str:
+    return to_data_uri(exposure_figure(result))
+
+
+def exposure_figure(result):
+    """Homogenisation, coverage and long-tail share per weight and segment; the static series only
+    where it can be told apart from the retrained one; the legend lists the series drawn."""
     t = result.table
     segs = _segments(t)
-    fig, axes = plt.subplots(len(EXPOSURE_METRICS), len(segs), figsize=(2.6 * len(segs) + 0.6, 6.6),
+    hidden, _ = static_coincides(result)
+    fig, axes = plt.subplots(len(EXPOSURE_METRICS), len(segs), figsize=(2.6 * len(segs) + 0.6, 6.8),
                              sharex=True, squeeze=False)
+    every = result.config.experiment.retrain_every
+    labels = {"retrained": f"retrained every {every} days" if every else "retrained",
+              "static": "without retraining"}
+    handles = {}
     for i, metric in enumerate(EXPOSURE_METRICS):
         for j, seg in enumerate(segs):
             ax = axes[i, j]
             for variant, style in (("retrained", "o-"), ("static", "s--")):
                 d = t[(t["variant"] == variant) & (t["metric"] == metric) & (t["segment"] == seg)]
-                if d.empty:
+                if d.empty or (variant == "static" and hidden.get((metric, seg), False)):
                     continue
                 x, ticks, xlabel = _x(result, d["arm"])
                 y = d["mean"].to_numpy(float)
                 err = [y - d["ci_low"].fillna(d["mean"]).to_numpy(float), d["ci_high"].fillna(d["mean"]).to_numpy(float) - y]
-                ax.errorbar(x, y, yerr=err, fmt=style, ms=3, capsize=2, lw=1, label=variant)
+                h = ax.errorbar(x, y, yerr=err, fmt=style, ms=3, capsize=2, lw=1, label=labels[variant],
+                                color="#0969da" if variant == "retrained" else "#bc4c00")
+                handles.setdefault(labels[variant], h)
             ax.grid(alpha=0.3)
             ax.tick_params(labelsize=7)
             if i == 0:
@@ -129,10 +175,30 @@ def exposure_chart(result) -> str:
             if i == len(EXPOSURE_METRICS) - 1:
                 ax.set_xlabel(xlabel, fontsize=8)
                 ax.set_xticks(x, ticks, fontsize=7)
-    axes[0, 0].legend(fontsize=7)
-    fig.suptitle("What users watched, per weight (mean over replicates, with its interval)", fontsize=10)
-    fig.tight_layout()
-    return to_data_uri(fig)
+    fig.suptitle("What users watched, per weight (mean over replicates, with its interval where there are "
+                 "enough replicates)", fontsize=10)
+    if handles:   # only the series drawn somewhere
+        fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.5, 0.955),
+                   ncol=len(handles), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.945))
+    return fig
+
+
+def exposure_caption(result) -> str:
+    """What the exposure chart draws, and why a series is missing where it is."""
+    panels, reason = static_coincides(result)
+    every = result.config.experiment.retrain_every
+    main = f"Circles: retrained every {every} days" if every else "Circles: the sweep as configured"
+    if not panels:
+        return main + "."
+    if reason is not None:
+        return f"{main}. The series without retraining is not drawn: {reason}."
+    missing = [f"{LABELS[m]} ({s})" for (m, s), same in panels.items() if same]
+    text = f"{main}; squares, dashed: without retraining (same seeds)."
+    if missing:
+        text += (" Without retraining is not drawn where it coincides with the retrained series (one line "
+                 f"would hide the other): {', '.join(missing)}.")
+    return text
 
 
 def render_charts(result) -> dict[str, str]:
@@ -147,6 +213,7 @@ table{border-collapse:collapse;font-size:.82rem;margin:.5rem 0}th,td{padding:.3r
 th:first-child,td:first-child{text-align:left}.muted{color:#6e7781}.rec{background:#fff8c5}
 img.chart{max-width:100%;border:1px solid #eaeef2;border-radius:6px;margin:.3rem 0}
 pre{background:#f6f8fa;padding:.8rem;border-radius:6px;font-size:.78rem;overflow-x:auto}
+.warn{background:#fff8c5;border-left:5px solid #bf8700;padding:.6rem .8rem}.caption{color:#57606a;font-size:.85rem}
 """
 
 
@@ -156,6 +223,18 @@ def _pct(x) -> str:
 
 def _num(x) -> str:
     return "–" if x is None or not np.isfinite(x) else f"{x:.4g}"
+
+
+def _interval(lo, hi) -> str:
+    """' [lo, hi]' in muted type, or nothing when there is no interval (too few replicates)."""
+    if lo is None or hi is None or not (np.isfinite(lo) and np.isfinite(hi)):
+        return ""
+    return f" <span class='muted'>[{_num(lo)}, {_num(hi)}]</span>"
+
+
+def replicate_warning(result) -> str | None:
+    """The warning when the sweep has too few replicates for intervals over replicates."""
+    return result.summary.get("replicate_intervals", {}).get("warning")
 
 
 def _recommendation_rows(result) -> str:
@@ -177,8 +256,8 @@ def _point_rows(result, segment: str) -> str:
     out = []
     for arm, d in t.groupby("arm", sort=False):
         d = d.set_index("metric")
-        cells = "".join(f"<td>{_num(d.loc[m, 'mean'])} <span class='muted'>[{_num(d.loc[m, 'ci_low'])}, "
-                        f"{_num(d.loc[m, 'ci_high'])}]</span><br>{_pct(d.loc[m, 'rel_lift'])}</td>" for m in metrics)
+        cells = "".join(f"<td>{_num(d.loc[m, 'mean'])}{_interval(d.loc[m, 'ci_low'], d.loc[m, 'ci_high'])}"
+                        f"<br>{_pct(d.loc[m, 'rel_lift'])}</td>" for m in metrics)
         cls = " class='rec'" if bool(d["recommended"].fillna(False).iloc[0]) else ""
         front = "frontier" if bool(d["on_frontier"].fillna(False).iloc[0]) else ""
         out.append(f"<tr{cls}><td>{html.escape(arm)}</td>{cells}<td>{front}</td></tr>")
@@ -198,9 +277,13 @@ def render_tune_report(result, charts: dict[str, str] | None = None) -> str:
     retrain_html = ""
     if retrain:
         retrain_html = ("<p>Homogenisation with retraining minus without (same seeds, paired by replicate): "
-                        + "; ".join(f"{html.escape(a)} {e['diff']:+.4f} [{_num(e['ci_low'])}, {_num(e['ci_high'])}]"
+                        + "; ".join(f"{html.escape(a)} {e['diff']:+.4f}{_interval(e['ci_low'], e['ci_high'])}"
                                     for a, e in retrain.items()) + "</p>")
     segs = "".join(f"<h3>{html.escape(seg)}</h3>{_point_rows(result, seg)}" for seg in _segments(result.table))
+    warning = replicate_warning(result)
+    warning_html = f"<p class='warn'><b>Warning:</b> {html.escape(warning)}.</p>" if warning else ""
+    ri = s.get("replicate_intervals", {})
+    minimum = ri.get("min_replicates", 3)
     guard = ", ".join(f"{m} {_pct(v)}" for m, v in cfg.tune.guardrails.items()) or "none"
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Diversity sweep: {html.escape(exp.name)}</title>
 <style>{CSS}</style></head><body>
@@ -209,7 +292,7 @@ def render_tune_report(result, charts: dict[str, str] | None = None) -> str:
 {cfg.tune.replicates} replicates of {exp.users:,} users over {exp.days} days (warm-up {exp.warmup_days} days;
 retraining {'every ' + str(exp.retrain_every) + ' days' if exp.retrain_every else 'never'}). Objective:
 <b>{html.escape(cfg.tune.objective)}</b>; guardrails ({html.escape(cfg.tune.guardrail_rule)} rule): {html.escape(guard)}.
-Intervals are {100 * s['confidence']:.0f}%.</p>
+Intervals are {100 * s['confidence']:.0f}%.</p>{warning_html}
 <h2>Recommended weight per segment</h2>
 <table><tr><th>segment</th><th>recommended</th><th>objective lift [CI]</th><th>p</th><th>CTR lift</th>
 <th>best ignoring guardrails</th><th>interior optimum</th><th>outside guardrails</th></tr>
@@ -219,15 +302,20 @@ Segments with an interior optimum: {html.escape(', '.join(s['interior_optimum_se
 <h2>Trade-off frontier</h2><img class="chart" src="{charts['frontier']}" alt="frontier">
 <h2>Lifts per weight and segment</h2><img class="chart" src="{charts['lifts']}" alt="lifts">
 <h2>Homogenisation, coverage, long tail</h2><img class="chart" src="{charts['exposure']}" alt="exposure">
+<p class="caption">{html.escape(exposure_caption(result))}</p>
 <p>Trend of homogenisation with the diversity weight: {html.escape(slope or 'n/a')}.</p>{retrain_html}
 <h2>Every point (mean [interval over replicates], lift vs weight 0)</h2>{segs}
 <h2>Method</h2>
 <p>Each replicate is one experiment whose arms are all grid points with equal shares (assignment by a hash of seed
 and user id), on a world, population and assignment of its own seed (spawned from seed {exp.seed}). Intervals over
-replicates are t intervals of the replicate values; lifts of CTR, watch minutes, completion and churn/retention
+replicates are t intervals of the replicate values taken on a scale that respects each figure's bounds and mapped
+back (logit for rates, log for watch minutes, log ratio for relative lifts; a rate of exactly 0 or 1 in a replicate
+falls back to the raw interval clipped to the bounds, as the tables' <code>ci_scale</code> says); they are given from
+{minimum} replicates on (with fewer the t interval has at most one degree of freedom). Lifts of CTR, watch minutes,
+completion and churn/retention
 come from the pooled A/B test of the stacked per-user tables (delta method, Welch or two-proportion z, CUPED on
-pre-experiment covariates, correction: {html.escape(exp.correction)}); lifts of the exposure measures are over
-replicates. Homogenisation is the mean pairwise Jaccard similarity of the sets of titles users played during the
+pre-experiment covariates, correction: {html.escape(exp.correction)}; a relative interval that would reach below
+-100% is taken on the log-ratio scale); lifts of the exposure measures are over replicates. Homogenisation is the mean pairwise Jaccard similarity of the sets of titles users played during the
 experiment (a sample of at most {cfg.tune.homogenization_sample} users per arm and segment). The frontier holds the
 points no other point beats on both CTR and {html.escape(cfg.tune.objective)}; the recommendation is the point with
 the best {html.escape(cfg.tune.objective)} among those within the guardrails (weight 0 always is).</p>
@@ -239,8 +327,10 @@ the best {html.escape(cfg.tune.objective)} among those within the guardrails (we
 def render_text(result) -> str:
     """The per-segment recommendations as a few readable lines for the terminal."""
     obj = result.config.tune.objective
-    lines = [f"Objective: {obj}. Recommended weights per segment (relative lift vs {result.config.control}, "
-             f"{100 * result.summary['confidence']:.0f}% interval):"]
+    warning = replicate_warning(result)
+    lines = [f"warning: {warning}."] if warning else []
+    lines.append(f"Objective: {obj}. Recommended weights per segment (relative lift vs {result.config.control}, "
+                 f"{100 * result.summary['confidence']:.0f}% interval):")
     for r in result.recommendations.to_dict("records"):
         where = "interior optimum" if r["interior_optimum"] else "optimum at the grid's edge"
         lines.append(f"  {r['segment']:<15} {r['recommended']:<16} {obj} {_pct(r['objective_rel_lift'])} "

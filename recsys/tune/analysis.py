@@ -4,12 +4,20 @@ against the objective, and per segment the best weight under the guardrails.
 
 Two intervals per point, both against the all-zero arm:
 
-* over replicates: each replicate's value (and relative lift), mean +- t quantile x sd / sqrt(R):
-  it includes the variation between worlds;
+* over replicates: each replicate's value (and relative lift), a t interval over the R
+  replicates on a scale that respects the figure's bounds, mapped back: logit for rates (ctr,
+  completion, churn, retention, coverage, long-tail share, homogenisation: the interval stays in
+  [0, 1]), log for watch minutes (stays >= 0), log ratio for relative lifts (stays above
+  -100%). A group with a value on a bound (a rate of exactly 0 or 1) cannot be transformed; its
+  raw interval is clipped to the bounds and ``ci_scale`` says so. It includes the variation
+  between worlds. With fewer than :data:`MIN_REPLICATES` replicates no such interval is given
+  (NaN, ``ci_scale = "too few replicates"``) and the summary carries a warning;
 * pooled A/B: the replicates' per-user tables stacked (user ids made unique) and analysed with
   :func:`recsys.stats.analysis.analyze` (segments, CUPED, the configured correction), for the
   tested metrics. Retention's row is the churn row turned around (diff -> -diff); its relative
-  interval is the absolute one over the control's retention.
+  interval is the absolute one over the control's retention. A relative interval that reaches
+  below -100% (a delta-method interval on few events) is re-expressed on the log-ratio scale
+  from the same standard error (``rel_ci_scale``).
 
 Decisions read ``rel_lift`` / ``rel_ci_*``: the pooled A/B figures where there are some, the
 replicate figures for the exposure measures.
@@ -30,6 +38,20 @@ from recsys.tune.sweep import RETRAINED, STATIC, ReplicateResult
 
 SEGMENT_ORDER = ("all", "new", "low_engagement", "regular", "power")
 _SUMS = ("clicks", "impressions", "watch_minutes", "completions", "plays", "churned")
+
+#: replicates needed for an interval over replicates. The t interval over R replicates has R - 1
+#: degrees of freedom: with 2 its 97.5% quantile is 12.7 and the sd rests on one difference, so
+#: its expected half-width is 7.2 sd (t x c4(2) / sqrt(2)), 5.2 times the 1.39 sd it would be
+#: with the between-world sd known, and wider than a rate's whole range whenever worlds differ by
+#: a few points; with 3 it is 2.2 sd, 1.9 times the known-sd width, and it narrows quickly
+#: after (1.5 times at 4). With 1 there is no sd at all.
+MIN_REPLICATES = 3
+#: metrics that are shares of something, in [0, 1] (their intervals are taken on the logit scale)
+RATE_METRICS = frozenset({"ctr", "completion_rate", "churn_rate", "retention", "coverage", "long_tail_share",
+                          "homogenization"})
+#: metrics that cannot be negative (their intervals are taken on the log scale)
+POSITIVE_METRICS = frozenset({"watch_minutes"})
+TOO_FEW = "too few replicates"
 
 
 @dataclass
@@ -91,20 +113,116 @@ def replicate_frame(config: TuneConfig, results: list[ReplicateResult]) -> pd.Da
 def _t_interval(g: pd.core.groupby.DataFrameGroupBy, col: str, level: float) -> pd.DataFrame:
     mean, sd, n = g[col].mean(), g[col].std(ddof=1), g[col].count()
     q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1))
-    half = np.where(n > 1, q * sd / np.sqrt(np.maximum(n, 1)), np.nan)
+    half = np.where(n >= MIN_REPLICATES, q * sd / np.sqrt(np.maximum(n, 1)), np.nan)
     return pd.DataFrame({"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half})
+
+
+def _logit(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x) - np.log1p(-x)
+
+
+def _expit(z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+def _log(x: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(x)
+
+
+# scale name -> (transform, inverse, bounds of the figure)
+_SCALES = {
+    "logit": (_logit, _expit, (0.0, 1.0)),
+    "log": (_log, np.exp, (0.0, np.inf)),
+    "log ratio": (lambda r: _log(1.0 + r), lambda z: np.exp(z) - 1.0, (-1.0, np.inf)),
+}
+
+
+def bounded_t_interval(long: pd.DataFrame, keys: list[str], col: str, scale, level: float) -> pd.DataFrame:
+    """Per group of ``keys``: n, mean, sd of ``col`` and its t interval over replicates (low, high).
+
+    ``scale`` ("logit", "log", "log ratio", None for none; or one such name per row, the same
+    within a group): the interval is the t interval of the transformed values mapped back, so it
+    stays within the figure's bounds. A group with a value the transform cannot take (on a bound)
+    gets the raw interval clipped to the bounds. Below :data:`MIN_REPLICATES` values the interval
+    is NaN. Column ``scale`` says what was done."""
+    if scale is None or isinstance(scale, str):
+        names = np.full(len(long), "raw" if scale is None else scale, dtype=object)
+    else:
+        names = np.asarray(scale, dtype=object)
+        names = np.where(pd.isna(names), "raw", names)
+    x = long[col].to_numpy(np.float64)
+    z = x.copy()
+    for name, (fwd, _, _) in _SCALES.items():
+        m = names == name
+        if m.any():
+            z[m] = fwd(x[m])
+    frame = long[keys].assign(_x=x, _z=z, _bad=~np.isfinite(z) & np.isfinite(x), _scale=names)
+    out = frame.groupby(keys, sort=False).agg(n=("_x", "count"), mean=("_x", "mean"), sd=("_x", "std"),
+                                              zmean=("_z", "mean"), zsd=("_z", "std"), bad=("_bad", "any"),
+                                              scale=("_scale", "first"))
+    n = out["n"].to_numpy(np.float64)
+    q = stats.t.ppf(0.5 + level / 2, np.maximum(n - 1, 1)) / np.sqrt(np.maximum(n, 1))
+    mean, sd = out["mean"].to_numpy(np.float64), out["sd"].to_numpy(np.float64)
+    zmean, zsd = out["zmean"].to_numpy(np.float64), out["zsd"].to_numpy(np.float64)
+    with np.errstate(invalid="ignore"):
+        low, high = mean - q * sd, mean + q * sd
+        z_lo, z_hi = zmean - q * zsd, zmean + q * zsd
+    sc = out["scale"].to_numpy(object).copy()
+    bad = out["bad"].to_numpy(bool)
+    for name, (_, inv, (lo_b, hi_b)) in _SCALES.items():
+        m = sc == name
+        ok, clip = m & ~bad, m & bad
+        with np.errstate(over="ignore", invalid="ignore"):
+            low[ok], high[ok] = inv(z_lo[ok]), inv(z_hi[ok])
+        low[clip], high[clip] = np.clip(low[clip], lo_b, hi_b), np.clip(high[clip], lo_b, hi_b)
+        sc[clip] = f"raw, clipped to [{lo_b:g}, {hi_b:g}]"
+    few = n < MIN_REPLICATES
+    low[few] = high[few] = np.nan
+    sc[few] = TOO_FEW
+    return pd.DataFrame({"n": out["n"], "mean": mean, "sd": sd, "low": low, "high": high, "scale": sc},
+                        index=out.index)
 
 
 def aggregate(long: pd.DataFrame, level: float) -> pd.DataFrame:
     """Per (variant, arm, segment, metric): replicates, mean, sd and interval of the value and of
-    the relative lift over replicates."""
-    g = long.groupby(["variant", "arm", "segment", "metric"], sort=False)
-    v = _t_interval(g, "value", level)
-    r = _t_interval(g, "rel_lift", level)
+    the relative lift over replicates (each on its bounded scale: :func:`bounded_t_interval`)."""
+    keys = ["variant", "arm", "segment", "metric"]
+    metric = long["metric"].to_numpy(object)
+    scales = np.where(np.isin(metric, list(RATE_METRICS)), "logit",
+                      np.where(np.isin(metric, list(POSITIVE_METRICS)), "log", None))
+    v = bounded_t_interval(long, keys, "value", scales, level)
+    r = bounded_t_interval(long, keys, "rel_lift", "log ratio", level)
+    g = long.groupby(keys, sort=False)
     out = pd.DataFrame({"replicates": v["n"], "users": g["users"].mean(), "mean": v["mean"], "sd": v["sd"],
-                        "ci_low": v["low"], "ci_high": v["high"], "control_mean": g["control"].mean(),
-                        "rep_rel_lift": r["mean"], "rep_rel_ci_low": r["low"], "rep_rel_ci_high": r["high"]})
+                        "ci_low": v["low"], "ci_high": v["high"], "ci_scale": v["scale"],
+                        "control_mean": g["control"].mean(), "rep_rel_lift": r["mean"], "rep_rel_ci_low": r["low"],
+                        "rep_rel_ci_high": r["high"], "rep_rel_ci_scale": r["scale"]})
     return out.reset_index()
+
+
+def bounded_relative(rows: pd.DataFrame) -> pd.DataFrame:
+    """Pooled A/B relative intervals that reach below -100% re-expressed on the log-ratio scale:
+    log(1 + lift) +- h / (1 + lift), h the interval's upper half-width (the delta method's q x se),
+    mapped back, so it stays above -100%; where 1 + lift <= 0 (a CUPED-adjusted treatment below
+    0) the interval is clipped at -100%. ``rel_ci_scale`` says which rows were changed."""
+    rows = rows.copy()
+    rel, lo, hi = (rows[c].to_numpy(np.float64) for c in ("rel_lift", "rel_ci_low", "rel_ci_high"))
+    scale = np.where(np.isfinite(lo), "delta", None).astype(object)
+    low = np.isfinite(lo) & (lo <= -1.0)
+    ok = low & (1.0 + rel > 0)
+    with np.errstate(all="ignore"):       # rows that are not re-expressed may hold anything
+        half = (hi - rel) / (1.0 + rel)
+        base = np.log1p(rel)
+        new_lo = np.where(ok, np.expm1(base - half), np.where(low, -1.0, lo))
+        new_hi = np.where(ok, np.expm1(base + half), hi)
+    scale[ok] = "log ratio"
+    scale[low & ~ok] = "delta, clipped at -100%"
+    rows["rel_ci_low"], rows["rel_ci_high"], rows["rel_ci_scale"] = new_lo, new_hi, scale
+    rows["rel_lift"] = np.maximum(rel, -1.0)
+    return rows
 
 
 _AB = ("control", "treatment", "diff", "ci_low", "ci_high", "rel_lift", "rel_ci_low", "rel_ci_high", "p_value",
@@ -130,8 +248,8 @@ def pooled_tests(config: TuneConfig, results: list[ReplicateResult], variant: st
     ret = churn.assign(metric="retention", control=base, treatment=1.0 - churn["treatment"], diff=-churn["diff"],
                        ci_low=-churn["ci_high"], ci_high=-churn["ci_low"], rel_lift=-churn["diff"] / base,
                        rel_ci_low=-churn["ci_high"] / base, rel_ci_high=-churn["ci_low"] / base)
-    out = pd.concat([rows, ret], ignore_index=True)
-    out = out.rename(columns={c: f"ab_{c}" for c in _AB}).assign(variant=variant)
+    out = bounded_relative(pd.concat([rows, ret], ignore_index=True))
+    out = out.rename(columns={c: f"ab_{c}" for c in _AB} | {"rel_ci_scale": "ab_rel_ci_scale"}).assign(variant=variant)
     out["ab_significant"] = out["ab_significant"].astype(bool)
     return out
 
@@ -244,11 +362,11 @@ def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepRe
     table = table.merge(tests, on=["variant", "arm", "segment", "metric"], how="left")
     pooled = table["ab_rel_lift"].notna()
     table["lift_source"] = np.where(pooled, "pooled A/B", "replicates")
-    for c in ("rel_lift", "rel_ci_low", "rel_ci_high"):
+    for c in ("rel_lift", "rel_ci_low", "rel_ci_high", "rel_ci_scale"):
         table[c] = table[f"ab_{c}"].where(pooled, table[f"rep_{c}"])
     is_ctrl = table["arm"] == config.control
     table.loc[is_ctrl, "rel_lift"] = 0.0
-    table.loc[is_ctrl, ["rel_ci_low", "rel_ci_high"]] = np.nan
+    table.loc[is_ctrl, ["rel_ci_low", "rel_ci_high", "rel_ci_scale"]] = np.nan
     table.loc[is_ctrl, "lift_source"] = "control"
     table["ab_significant"] = table["ab_significant"].astype("boolean")
     points = pd.DataFrame(config.points).assign(arm=config.arm_names)
@@ -263,8 +381,9 @@ def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepRe
                               key=lambda s: s.map(order[s.name]) if s.name in order else s,
                               ignore_index=True)
     cols = ["variant", "arm", *AXES, "segment", "metric", "replicates", "users", "mean", "sd", "ci_low", "ci_high",
-            "control_mean", "rel_lift", "rel_ci_low", "rel_ci_high", "lift_source", "rep_rel_lift", "rep_rel_ci_low",
-            "rep_rel_ci_high", *[f"ab_{c}" for c in _AB], "on_frontier", "admissible", "recommended"]
+            "ci_scale", "control_mean", "rel_lift", "rel_ci_low", "rel_ci_high", "rel_ci_scale", "lift_source",
+            "rep_rel_lift", "rep_rel_ci_low", "rep_rel_ci_high", "rep_rel_ci_scale", *[f"ab_{c}" for c in _AB],
+            "ab_rel_ci_scale", "on_frontier", "admissible", "recommended"]
     table = table[cols]
     seeds = config.replicate_seeds()
     summary = _summary(config, seeds, table, recs, _homogenization_summary(config, long, table))
@@ -284,6 +403,7 @@ def _summary(config: TuneConfig, seeds: list[int], table: pd.DataFrame, recs: pd
         "guardrails": dict(t.guardrails),
         "guardrail_rule": t.guardrail_rule,
         "replicates": t.replicates,
+        "replicate_intervals": replicate_interval_note(t.replicates, 1 - config.experiment.alpha),
         "seeds": seeds,
         "confidence": 1 - config.experiment.alpha,
         "main_variant": main_variant(config),
@@ -296,6 +416,20 @@ def _summary(config: TuneConfig, seeds: list[int], table: pd.DataFrame, recs: pd
         "config": config.to_dict(),
         "results": records(table),
     }
+
+
+def replicate_interval_note(replicates: int, level: float = 0.95) -> dict:
+    """Whether intervals over replicates are given, and the warning when they are not."""
+    given = replicates >= MIN_REPLICATES
+    why = ("there is no spread between worlds to estimate" if replicates < 2 else
+           f"the t interval has 1 degree of freedom: its quantile is {stats.t.ppf(0.5 + level / 2, 1):.1f} where "
+           f"many replicates give {stats.norm.ppf(0.5 + level / 2):.2f}, and its spread rests on a single difference")
+    warning = None if given else (
+        f"only {replicates} replicate{'s' if replicates != 1 else ''}: intervals over replicates need at least "
+        f"{MIN_REPLICATES} (with {replicates}, {why}), so none is given; the pooled A/B intervals that are shown "
+        "cover the variation between users of these worlds, not between worlds")
+    return {"min_replicates": MIN_REPLICATES, "given": given, "warning": warning,
+            "scales": {"rates": "logit", "watch_minutes": "log", "relative lifts": "log ratio"}}
 
 
 def records(df: pd.DataFrame) -> list[dict]:
