@@ -132,7 +132,8 @@ def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.D
 
 
 def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
-                          control: str, roles=None, levels=None, days: Iterable[int] | None = None) -> list[dict]:
+                          control: str, roles=None, levels=None, options=None,
+                          days: Iterable[int] | None = None) -> list[dict]:
     """Always-valid monitoring of the decision's metrics (each treatment arm against
     ``control``) on the cumulative table of every day: :func:`recsys.stats.analysis.monitor`
     with the experiment's roles and levels; one record per (day, arm, metric)."""
@@ -146,7 +147,8 @@ def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: 
             looks.append(d)
             yield t
 
-    records = monitor(frames(), control, roles, levels)
+    days = list(days) if days is not None else None
+    records = monitor(frames(), control, roles, levels, options=options, planned=len(days) if days else None)
     for r in records:   # the looks are labelled by their calendar day
         r["day"] = looks[r["day"]]
     return records
@@ -163,11 +165,11 @@ def churn_day_of(result) -> tuple[np.ndarray, bool]:
     return estimated_churn_day(result.logs.sessions, ids, result.table["churned"].to_numpy()), False
 
 
-def monitor_result(result, roles, levels) -> list[dict]:
+def monitor_result(result, roles, levels, options=None) -> list[dict]:
     """:func:`sequential_monitoring` of an :class:`~recsys.experiment.runner.ExperimentResult`
     with the roles and levels of its analysis."""
     t = result.table
     cd, _ = churn_day_of(result)
     return sequential_monitoring(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(), t["segment"].to_numpy(),
                                  cd, result.warmup.pre, control=result.config.control, roles=roles, levels=levels,
-                                 days=range(result.config.days))
+                                 options=options, days=range(result.config.days))

@@ -209,10 +209,10 @@ def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progr
         shares = {a.name: a.share for a in config.arms}
         with bar.stage("analysis"):
             stats = analyze(result.table, config.control, cuped=config.cuped, segments=segments, shares=shares,
-                            seed=config.seed, roles=config.roles, levels=config.levels)
+                            seed=config.seed, roles=config.roles, levels=config.levels, options=config.analysis)
             decision = decide(stats)
         with bar.stage("monitoring day by day"):
-            sequential = monitor_result(result, config.roles, config.levels)  # always-valid daily looks
+            sequential = monitor_result(result, config.roles, config.levels, config.analysis)  # daily looks
     finally:
         if own:
             bar.close()

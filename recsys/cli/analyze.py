@@ -4,6 +4,7 @@ and decide (docs/contracts.md sections 1-3)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from recsys.config_util import read_toml
 from recsys.decision import decide
@@ -12,6 +13,7 @@ from recsys.io import check_writable, read_table, write_json, write_text
 from recsys.report.text import render_analysis
 from recsys.stats.analysis import analyze, check_alpha
 from recsys.stats.corrections import CORRECTIONS
+from recsys.stats.options import AnalysisOptions, parse_cap, parse_prior
 from recsys.stats.roles import Levels, Roles, parse_guardrail
 
 
@@ -48,6 +50,19 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     p.add_argument("--covariate", action="append", default=[], metavar="M=PRE_COL[,PRE_COL]",
                    help="CUPED covariate of a metric: a pre_* column, or a pre-period numerator,denominator for a "
                         "ratio (repeatable; default: the metric's own pre_* columns when the table has them)")
+    p.add_argument("--engine", choices=("frequentist", "bayesian"), default=None,
+                   help="bayesian adds gbstats' posterior readout to every row: chance to beat control, risk, "
+                        "credible intervals (default frequentist; the verdict always reads the tests)")
+    p.add_argument("--prior", metavar="MEAN,SD[,relative|absolute]",
+                   help="with --engine bayesian: an informative normal prior on the lift (default: flat)")
+    p.add_argument("--cap", action="append", default=[], metavar="COL=VALUE|COL=pNN",
+                   help="cap a column before analysis: an absolute value, or a percentile of the pooled pre-period "
+                        "(else control) distribution, e.g. watch_minutes=p99 (repeatable)")
+    p.add_argument("--post-stratify", metavar="COL", help="post-stratify the whole population's rows by this label "
+                                                          "column (gbstats' estimator), e.g. segment")
+    p.add_argument("--cupac", action="store_true",
+                   help="add a cross-fitted prediction of each mean's pre-period value from the other pre_* "
+                        "columns as a covariate (CUPAC)")
     p.add_argument("--bootstrap", action="append", default=[], metavar="M",
                    help="also test this metric by bootstrap instead of its closed form (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
@@ -62,15 +77,19 @@ def _split(text: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in (text or "").split(",") if s.strip())
 
 
-def _from_config(path: str) -> tuple[Roles, Levels, str | None, dict | None]:
-    """Roles, levels, control and arm shares from an experiment file or a run's config.toml."""
+def _load(path: str):
     from recsys.experiment.config import ExperimentConfig
 
     data = read_toml(path)
     try:
-        config = ExperimentConfig.from_dict(data)
+        return ExperimentConfig.from_dict(data)
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+def _from_config(path: str) -> tuple[Roles, Levels, str | None, dict | None]:
+    """Roles, levels, control and arm shares from an experiment file or a run's config.toml."""
+    config = _load(path)
     return config.roles, config.levels, config.control, {a.name: a.share for a in config.arms}
 
 
@@ -87,15 +106,32 @@ def _roles(args, base: Roles) -> Roles:
     return Roles(success=success, guardrails=guardrails, secondary=secondary, strategic=base.strategic)
 
 
-def _covariates(items: list[str]) -> dict[str, tuple[str, ...]]:
-    out = {}
+def _covariates(items: list[str]) -> dict[str, list[tuple[str, ...]]]:
+    """--covariate M=COL or M=NUM,DEN, repeatable: one covariate is CUPED, several regression."""
+    out: dict[str, list[tuple[str, ...]]] = {}
     for item in items:
         metric, sep, cols = item.partition("=")
         names = _split(cols)
         if not sep or not metric.strip() or not names:
             raise InputError(f"--covariate expects METRIC=PRE_COLUMN[,PRE_COLUMN], got {item!r}")
-        out[metric.strip()] = names
+        out.setdefault(metric.strip(), []).append(names)
     return out
+
+
+def _options(args, base: AnalysisOptions) -> tuple[AnalysisOptions, dict]:
+    """The [analysis] options of the config with the command line's on top, and the single
+    CUPED covariates (one --covariate for a metric) apart from the regression ones."""
+    covs = _covariates(args.covariate)
+    single = {m: c[0] for m, c in covs.items() if len(c) == 1}
+    several = {**base.covariates, **{m: tuple(c) for m, c in covs.items() if len(c) > 1}}
+    prior = parse_prior(args.prior) if args.prior else base.prior
+    if args.prior and (args.engine or base.engine) != "bayesian":
+        raise InputError("--prior applies to --engine bayesian")
+    caps = tuple(parse_cap(c) for c in args.cap) or base.caps
+    opts = dataclasses.replace(base, engine=args.engine or base.engine, prior=prior, caps=caps,
+                               post_stratify=args.post_stratify or base.post_stratify,
+                               cupac=args.cupac or base.cupac, covariates=several)
+    return opts.validate(), single
 
 
 def _shares(items: list[str]) -> dict[str, float] | None:
@@ -117,9 +153,12 @@ def run(args) -> int:
     for path in (args.json, args.report):
         if path:
             check_writable(path)
-    base_roles, levels, control, shares = Roles(), Levels(), None, None
+    base_roles, levels, control, shares, base_opts = Roles(), Levels(), None, None, AnalysisOptions()
     if args.config:
-        base_roles, levels, control, shares = _from_config(args.config)
+        config = _load(args.config)
+        base_roles, levels, control = config.roles, config.levels, config.control
+        shares, base_opts = {a.name: a.share for a in config.arms}, config.analysis
+    options, single = _options(args, base_opts)
     roles = _roles(args, base_roles)
     defaults = not args.config and not (args.primary or args.success or args.guardrail or args.secondary is not None)
     levels = Levels(alpha=check_alpha(args.alpha) if args.alpha is not None else levels.alpha,
@@ -138,7 +177,7 @@ def run(args) -> int:
         shares = {a: s / total for a, s in kept.items()} if total > 0 else None
     analysis = analyze(table, control, cuped=not args.no_cuped, segments=args.segments, metrics=list(_split(args.metrics)),
                        shares=shares, seed=args.seed, roles=roles, levels=levels, bootstrap=tuple(args.bootstrap),
-                       covariates=_covariates(args.covariate))
+                       covariates=single, options=options)
     result = {**analysis.to_dict(), "default_roles": defaults, "decision": decide(analysis).to_dict()}
     print(render_analysis(result))
     if args.json:

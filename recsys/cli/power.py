@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from recsys.cli import positive_int
 from recsys.errors import InputError
 from recsys.io import check_writable, read_table, write_json
@@ -44,6 +46,10 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=None, help="significance level (default 0.05)")
     p.add_argument("--power", type=float, default=0.8, help="power (default 0.8)")
     p.add_argument("--relative", action="store_true", help="one test: --mde is a fraction of the baseline")
+    p.add_argument("--looks", help="a group-sequential design: the number of equally spaced looks, or the "
+                                   "information fractions (0.25,0.5,1); users are inflated accordingly")
+    p.add_argument("--spending", default="obrien-fleming",
+                   help="alpha spending with --looks: obrien-fleming (default), pocock, hsd or power")
     p.add_argument("--json", metavar="PATH", help="write the result as JSON here")
     p.set_defaults(run=run)
     return p
@@ -101,13 +107,43 @@ def _plan_decision(args) -> dict:
             "users_given": args.users}
 
 
+def _looks(text: str | None):
+    if not text:
+        return None
+    parts = _split(text)
+    if len(parts) == 1 and parts[0].isdigit():
+        n = int(parts[0])
+        if n < 1:
+            raise InputError(f"--looks must be at least 1, got {n}")
+        return n
+    return [_number(p, "--looks") for p in parts]
+
+
+def _sequential(out: dict, args, users_key: str, alpha: float, power: float) -> None:
+    """Inflate the planned users for a group-sequential design of ``--looks``."""
+    from recsys.stats.group_sequential import design, equally_spaced, sample_size_inflation
+
+    looks = _looks(args.looks)
+    if looks is None:
+        return
+    factor = sample_size_inflation(looks, alpha, power, args.spending)
+    fractions = equally_spaced(looks) if isinstance(looks, int) else looks
+    d = design(fractions, alpha, args.spending)
+    out["group_sequential"] = {"looks": list(map(float, fractions)), "spending": args.spending,
+                               "inflation": float(factor), "bounds": list(map(float, d.bounds)),
+                               "users": int(np.ceil(out[users_key] * factor))}
+
+
 def run(args) -> int:
     if args.json:
         check_writable(args.json)
+    if args.looks is None and args.spending != "obrien-fleming":
+        raise InputError("--spending applies to --looks")
     if args.pilot:
         if args.metric or args.baseline is not None or args.sd is not None or args.relative:
             raise InputError("--from plans the whole decision; --metric/--baseline/--sd/--relative are for one test")
         out = _plan_decision(args)
+        _sequential(out["at_plan"], args, "users", out["levels"]["alpha"], args.power)
         print(render_decision_plan(out))
     else:
         if not args.metric:
@@ -125,6 +161,7 @@ def run(args) -> int:
                    users=args.users, alpha=0.05 if args.alpha is None else args.alpha, power=args.power,
                    relative=args.relative)
         out = res.to_dict()
+        _sequential(out, args, "users_per_arm", res.alpha, res.power)
         print(render_power(out))
     if args.json:
         write_json(args.json, out)

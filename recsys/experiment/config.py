@@ -11,6 +11,7 @@ from typing import Any, Mapping
 from recsys.config_util import dump_toml, from_mapping, load_file, to_mapping
 from recsys.errors import InputError
 from recsys.stats.metrics import METRICS
+from recsys.stats.options import AnalysisOptions
 from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles
 from recsys.world.config import WorldConfig
 from recsys.world.segments import SEGMENTS
@@ -58,6 +59,7 @@ class ExperimentConfig:
     )
     metrics: Roles = field(default_factory=Roles)
     decision: DecisionConfig = field(default_factory=DecisionConfig)
+    analysis: AnalysisOptions = field(default_factory=AnalysisOptions)
 
     @property
     def arm_names(self) -> list[str]:
@@ -123,14 +125,15 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ExperimentConfig":
         data = dict(data)
-        unknown = sorted(set(data) - {"experiment", "world", "arms", "metrics", "decision"})
+        tables = ("experiment", "world", "arms", "metrics", "decision", "analysis")
+        unknown = sorted(set(data) - set(tables))
         if unknown:
-            raise InputError(f"unknown table [{unknown[0]}] (known: experiment, world, arms, metrics, decision)")
+            raise InputError(f"unknown table [{unknown[0]}] (known: {', '.join(tables)})")
         exp = dict(data.get("experiment", {}))
         world = dict(data.get("world", {}))
         if "users" in world:
             raise InputError("set the number of users in [experiment] users, not [world] users")
-        exp_fields = {f.name for f in dataclasses.fields(cls)} - {"world", "arms", "metrics", "decision"}
+        exp_fields = {f.name for f in dataclasses.fields(cls)} - {"world", "arms", "metrics", "decision", "analysis"}
         bad = sorted(set(exp) - exp_fields)
         if bad:
             raise InputError(f"unknown key experiment.{bad[0]} (known: {', '.join(sorted(exp_fields))})")
@@ -146,8 +149,9 @@ class ExperimentConfig:
             arms = cls.arms
         metrics = Roles.from_table(data.get("metrics", {}), "metrics")
         decision = from_mapping(DecisionConfig, data.get("decision", {}), "decision")
+        analysis = AnalysisOptions.from_table(data.get("analysis"), "analysis")
         return cls(**{k: v for k, v in kwargs.items() if v is not None}, world=wc, arms=arms, metrics=metrics,
-                   decision=decision).validate()
+                   decision=decision, analysis=analysis).validate()
 
     @classmethod
     def load(cls, path: str | Path) -> "ExperimentConfig":
@@ -159,8 +163,13 @@ class ExperimentConfig:
         world.pop("users")
         arms = d.pop("arms")
         d.pop("metrics")
+        d.pop("analysis")
         decision = d.pop("decision")
-        return {"experiment": d, "world": world, "arms": arms, "metrics": self.metrics.to_table(), "decision": decision}
+        out = {"experiment": d, "world": world, "arms": arms, "metrics": self.metrics.to_table(), "decision": decision}
+        analysis = self.analysis.to_table()
+        if analysis != AnalysisOptions().to_table():
+            out["analysis"] = analysis
+        return out
 
     def to_toml(self) -> str:
         return dump_toml(self.to_dict())

@@ -209,6 +209,27 @@ def section_tradeoffs(a: dict) -> str:
             f"{interval(r['rel_ci_low'], r['rel_ci_high'])}</span></td>"
             f"<td class='num'>{_dash(pvalue(r['p_adjusted']))}<span class='role'>{_e(p_label)}</span></td>"
             f"<td>{status}</td><td class='l small muted'>{_e(r['method'])}</td></tr>")
+    bayes = [r for r in a["results"] if r["segment"] == "all" and r.get("bayes")]
+    btable = ""
+    if bayes:
+        prior = (a.get("analysis_options") or {}).get("prior")
+        rows_b = "".join(
+            f"<tr><td>{_e(r['metric'])}</td><td class='num'>{_dash(pct(r['bayes']['rel_lift']))}<span class='role'>"
+            f"{interval(r['bayes']['rel_ci_low'], r['bayes']['rel_ci_high'])}</span></td>"
+            f"<td class='num'>{r['bayes']['chance_to_win']:.1%}</td>"
+            f"<td class='num'>{_dash(pct(r['bayes']['risk_treatment'], 3, sign=False))}</td>"
+            f"<td class='num'>{_dash(pct(r['bayes']['risk_control'], 3, sign=False))}</td></tr>" for r in bayes)
+        btable = ("<h3 id='bayes'>Bayesian readout</h3><p class='muted small'>GrowthBook's model: a normal posterior of "
+                  "the lift, prior " + (f"N({prior['mean']:g}, {prior['sd']:g}²) on the {_e(prior['scale'])} lift"
+                                        if prior else "flat") + f"; {lvl} credible intervals; risk is the expected "
+                  "relative loss of each choice. The verdict reads the tests above.</p>"
+                  "<table><tr><th>metric</th><th>relative lift [credible]</th><th>chance to beat control</th>"
+                  f"<th>risk of shipping</th><th>risk of keeping control</th></tr>{rows_b}</table>")
+    caps = "".join(f"<p class='small muted'>Capped {_e(c['column'])} at {num(c['value'])} ({_e(c['kind'])}"
+                   + (f" {c['level']:g} of the {_e(c['basis'])} distribution" if c.get("level") else "") + "): "
+                   + ", ".join(f"{n:,} users in {_e(arm)}" for arm, n in c["capped"].items())
+                   + f"; {_share(c['variance_removed'])} of the within-arm variance removed.</p>"
+                   for c in a.get("capping") or [])
     return (f"<section id='tradeoffs'><h2>Trade-offs: what the win costs</h2>"
             f"<p class='muted small'>All users; treatment minus control with {lvl} intervals (relative: Fieller's "
             "interval, which excludes 0 exactly when the test of the difference is significant). Success metrics "
@@ -219,7 +240,7 @@ def section_tradeoffs(a: dict) -> str:
             "(Benjamini-Hochberg q-values) and never decide.</p>"
             f"<table><tr><th>metric</th><th>control</th><th>treatment</th><th>absolute [{lvl}]</th>"
             f"<th>relative [{lvl}]</th><th>p</th><th>status</th><th class='l'>test</th></tr>{''.join(body)}"
-            "</table></section>")
+            f"</table>{caps}{btable}</section>")
 
 
 def section_lifts(a: dict) -> str:

@@ -91,6 +91,25 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
     notes.append(f"p adj (sig = p adj <= {alpha:g}): "
                  + "; ".join(FAMILY_NOTES[f].format(correction=result.get("correction", "holm")) for f in families))
     out.extend(f"  {n}" for n in notes)
+    for c in result.get("capping") or []:
+        out.append(f"  capped {c['column']} at {c['value']:.4g} ({c['kind']}"
+                   + (f" {c['level']:g} of the {c['basis']} distribution" if c.get("level") else "") + "): "
+                   + ", ".join(f"{n:,} users in {a}" for a, n in c["capped"].items())
+                   + f"; {c['variance_removed']:.1%} of the within-arm variance removed")
+    bayes = [r for r in result["results"] if r.get("bayes") and r["segment"] == "all"]
+    if bayes:
+        opts = result.get("analysis_options") or {}
+        prior = opts.get("prior")
+        out.append("")
+        out.append("Bayesian readout (gbstats' model; prior "
+                   + (f"N({prior['mean']:g}, {prior['sd']:g}^2) on the {prior['scale']} lift" if prior else "flat")
+                   + f"; {lvl} credible intervals)")
+        brows = [[r["metric"], r["arm"], pct(r["bayes"]["rel_lift"]),
+                  interval(r["bayes"]["rel_ci_low"], r["bayes"]["rel_ci_high"]),
+                  f"{r['bayes']['chance_to_win']:.1%}", pct(r["bayes"]["risk_treatment"], 3, sign=False),
+                  pct(r["bayes"]["risk_control"], 3, sign=False)] for r in bayes]
+        out.extend(_table(["metric", "arm", "lift", f"{lvl} credible", "chance to beat control",
+                           "risk of shipping", "risk of keeping control"], brows, right={2, 3, 4, 5, 6}))
     guards = [r for r in result["results"] if r.get("role") == "guardrail" and r["segment"] == "all"]
     if guards:
         lv = result.get("levels") or {}
@@ -141,7 +160,15 @@ def render_power(result: Mapping) -> str:
              f"alpha {result['alpha']:g}, power {result['power']:.0%}, {result['method']}",
              f"  detectable change: {result['mde']:+.6g}{rel_s}",
              f"  users per arm:     {result['users_per_arm']:,} (total {result['total_users']:,} for 2 arms)"]
+    lines += _group_sequential_lines(result.get("group_sequential"), "users per arm")
     return "\n".join(lines)
+
+
+def _group_sequential_lines(gs: Mapping | None, what: str) -> list[str]:
+    if not gs:
+        return []
+    return [f"  with {len(gs['looks'])} looks ({gs['spending']} spending): {what} x {gs['inflation']:.3f} = "
+            f"{gs['users']:,}; z bounds {', '.join(f'{b:.2f}' for b in gs['bounds'])}"]
 
 
 def render_decision_plan(plan: Mapping) -> str:
@@ -172,6 +199,7 @@ def render_decision_plan(plan: Mapping) -> str:
                  + "; ".join(f"{m} shown non-inferior {p:.1%}" for m, p in at["p_non_inferior"].items())
                  + f"; nothing harmed {at['p_not_harmed']:.1%}; quality checks pass {at['p_quality']:.1%}")
     lines += [f"  note: {n}" for n in plan.get("notes", [])]
+    lines += _group_sequential_lines(at.get("group_sequential"), "the success test's users")
     return "\n".join(lines)
 
 

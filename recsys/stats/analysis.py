@@ -30,6 +30,14 @@ from recsys.stats.cuped import cuped_test
 from recsys.stats.heterogeneity import cochran_q
 from recsys.stats.inference import TestResult, noninferiority, one_sided_p, two_arm_test, welch_test
 from recsys.stats.metrics import DEFAULT_METRICS, Metric, get_metric
+from recsys.stats.bayes import bayes_readout
+from recsys.stats.capping import cap_table
+from recsys.stats.estimate import Effect
+from recsys.stats.group_sequential import group_sequential_test
+from recsys.stats.options import AnalysisOptions
+from recsys.stats.poststrat import poststratify
+from recsys.stats.quantiles import quantile_metric
+from recsys.stats.regression import cupac_covariate, regression_test
 from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles
 from recsys.stats.sequential import look_intervals
 from recsys.stats.srm import SrmResult, srm_by_segment, srm_test
@@ -77,7 +85,7 @@ def _test_row(metric: Metric, mc: Moments, mt: Moments, covariate, alpha: float)
 
 
 def _row(metric: Metric, segment: str, arm: str, res: TestResult, sd_control: float, covariate, role: str,
-         roles: Roles, levels: Levels) -> dict:
+         roles: Roles, levels: Levels, extra: Mapping | None = None) -> dict:
     """A result row: the contract's keys first, then the role's tests and the extras."""
     d = res.to_dict()
     row = {"metric": metric.name, "segment": segment, "arm": arm, "kind": metric.kind}
@@ -100,6 +108,8 @@ def _row(metric: Metric, segment: str, arm: str, res: TestResult, sd_control: fl
     if res.variance_reduction is not None:
         row["variance_reduction"] = res.variance_reduction
         row["covariate"] = "/".join(covariate)
+    row.update(extra or {})
+    row["_var_control"], row["_cov"] = res.var_control, res.cov_diff_control    # for a Bayesian readout; dropped
     return {k: row[k] for k in (*ROW_KEYS, *[k for k in row if k not in ROW_KEYS])}
 
 
@@ -144,6 +154,8 @@ class Analysis:
     samples: tuple[dict, ...] = ()       # users per arm in all and per segment, with the SRM test
     cuped: Mapping[str, str | None] = field(default_factory=dict)
     bootstrap: Mapping[str, dict] = field(default_factory=dict)
+    options: AnalysisOptions = field(default_factory=lambda: AnalysisOptions())
+    capping: tuple[dict, ...] | None = None
 
     @property
     def treatments(self) -> tuple[str, ...]:
@@ -177,7 +189,8 @@ class Analysis:
                         "balance": [dict(b) for b in self.balance]},
             "samples": [dict(x) for x in self.samples],
             "cuped": dict(self.cuped), "heterogeneity": [dict(h) for h in self.heterogeneity],
-            "bootstrap": dict(self.bootstrap),
+            "bootstrap": dict(self.bootstrap), "analysis_options": self.options.to_dict(),
+            **({"capping": list(self.capping)} if self.capping else {}),
         }
 
 
@@ -185,7 +198,7 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
             segments: bool = False, metrics: Sequence[str] | None = None, shares: Mapping[str, float] | None = None,
             seed: int = 0, *, roles: Roles | None = None, levels: Levels | None = None,
             bootstrap: Sequence[str] = (), n_boot: int = boot.DEFAULT_REPLICATES,
-            covariates: Mapping[str, Sequence[str]] | None = None) -> Analysis:
+            covariates: Mapping[str, Sequence[str]] | None = None, options: AnalysisOptions | None = None) -> Analysis:
     """Analyse a per-user table against ``control`` (docs/contracts.md sections 1-3).
 
     ``roles`` (default :class:`~recsys.stats.roles.Roles`: success ctr, guardrails churn_rate
@@ -197,12 +210,23 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     ``bootstrap`` names metrics to test by bootstrap instead of their closed form (composites
     always are). ``covariates`` overrides a metric's CUPED covariate with ``pre_*`` columns:
     {metric: (column,) or (num, den)}. ``shares`` are the configured arm shares for the
-    sample-ratio test (equal when None).
+    sample-ratio test (equal when None). ``options`` (:class:`~recsys.stats.options.AnalysisOptions`)
+    add the toolkit: caps applied before anything else, post-stratification of the whole
+    population's rows, regression adjustment on several covariates and CUPAC, and a Bayesian
+    readout beside each row (``row["bayes"]``). Quantile metrics (``watch_minutes_p90``) are
+    tested on the arms' quantiles with the outer-CI variance.
     """
+    opts = (options or AnalysisOptions()).validate()
     levels = (levels or Levels(alpha=check_alpha(alpha), correction=correction)).validate()
     if n_boot < 100:
         raise InputError(f"bootstrap replicates must be at least 100, got {n_boot}")
     roles = (roles if roles is not None else Roles()).validate(df.columns)
+    capping = None
+    if opts.caps:
+        if "arm" not in df.columns:
+            raise InputError("missing required column: arm")
+        capping = cap_table(df, opts.caps, control=control)
+        df = capping.table
     mets = _metrics_in_play(roles, df.columns, metrics)
     for name in bootstrap:
         if name not in {m.name for m in mets}:
@@ -219,14 +243,30 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
             raise InputError(f"covariate column(s) {', '.join(missing)} for {name} not in the table")
 
     cov_of: dict[str, tuple[str, ...] | None] = {}
+    reg_of: dict[str, list[tuple[str, ...]]] = {}          # several covariates: regression adjustment
     for m in mets:
-        usable = cuped and m.name not in boot_names and not m.subset
+        usable = cuped and m.name not in boot_names and not m.subset and m.kind != "quantile"
         cov = tuple(covariates[m.name]) if m.name in covariates else m.covariate(df.columns)
         cov_of[m.name] = cov if usable and cov else None
+        several = list(opts.covariates.get(m.name, ()))
+        if usable and opts.cupac and m.kind == "mean" and cov_of[m.name] and len(cov_of[m.name]) == 1:
+            target = cov_of[m.name][0]
+            name = f"cupac_{m.name}"
+            if name not in df.columns:
+                df = df.assign(**{name: cupac_covariate(df, target, seed=seed)})
+            several = several or [cov_of[m.name]]
+            several.append((name,))
+        if usable and len(several) > 1:
+            for cov_cols in several:
+                missing = [c for c in cov_cols if c not in df.columns]
+                if missing:
+                    raise InputError(f"covariate column(s) {', '.join(missing)} for {m.name} not in the table")
+            reg_of[m.name] = [tuple(c) for c in several]
 
     pre_cols = [c for c in df.columns if str(c).startswith("pre_") and pd.api.types.is_numeric_dtype(df[c])
                 and not df[c].isna().any()]
     numeric = [c for m in mets for c in m.columns] + [c for cov in cov_of.values() if cov for c in cov]
+    numeric += [c for covs in reg_of.values() for cov in covs for c in cov]
     table = validate_table(df, numeric=numeric + pre_cols, control=control, segments=segments)
     if "user_id" in table.columns:  # one summation order whatever the row order: exactly invariant results
         order = np.argsort(table["user_id"].to_numpy(), kind="stable")
@@ -242,15 +282,15 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     # one grouping for every closed-form metric and the balance check
     variables: list[str] = []
     for m in mets:
-        if m.name in boot_names:
+        if m.name in boot_names or m.kind == "quantile":
             continue
-        for c in _post_columns(m) + (cov_of[m.name] or ()):
+        for c in _post_columns(m) + (cov_of[m.name] or ()) + tuple(c for cov in reg_of.get(m.name, ()) for c in cov):
             variables.append(c)
         if m.subset:
             variables.append(_count_column(m))
     variables = list(dict.fromkeys(variables + pre_cols))
     for m in mets:
-        if m.subset:
+        if m.subset and m.kind != "quantile":
             table[m.numerator] = np.nan_to_num(table[m.numerator].to_numpy(np.float64), nan=0.0)
             table[_count_column(m)] = df[m.numerator].notna().to_numpy(np.float64)
     # (subset columns were validated with their empties; the indicator keeps the count right)
@@ -282,12 +322,47 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
                     with np.errstate(invalid="ignore"):
                         sd = float(np.sqrt(np.nanvar(rc, ddof=1) * nc)) if np.isfinite(rc).sum() > 1 else float("nan")
                     rows.append(_row(m, seg, arm, res, sd, None, role, roles, levels))
+                elif m.kind == "quantile":
+                    sub = df if seg == ALL else df[table["segment"].to_numpy() == seg]
+                    qr = quantile_metric(sub, m.numerator, m.q, control, arm)
+                    rows.append(_row(m, seg, arm, qr.effect.readout(levels.alpha), float("nan"), None, role, roles,
+                                     levels, {"quantile": m.q}))
+                elif opts.post_stratify and seg == ALL and not m.subset:
+                    if opts.post_stratify not in table.columns:
+                        raise InputError(f"post_stratify: column '{opts.post_stratify}' is not in the table")
+                    ps = poststratify(table, control, arm, _post_columns(m), m.kind, by=opts.post_stratify,
+                                      covariate=cov_of[m.name], cuped_covariate=cov_of[m.name] or m.covariate(df.columns))
+                    raw, _ = _test_row(m, moments[(control, seg)], moments[(arm, seg)], None, levels.alpha)
+                    extra = {"variance_reduction": float(1 - ps.effect.var_diff / raw.se ** 2),
+                             "stratified_by": opts.post_stratify,
+                             "variance_reduction_vs_cuped": ps.variance_reduction_vs_cuped}
+                    rows.append(_row(m, seg, arm, ps.effect.readout(levels.alpha), float("nan"), cov_of[m.name], role,
+                                     roles, levels, extra))
+                elif m.name in reg_of:
+                    rr = regression_test(m.kind, moments[(control, seg)], moments[(arm, seg)], _post_columns(m),
+                                         reg_of[m.name], cuped_covariate=cov_of[m.name])
+                    extra = {"variance_reduction": rr.variance_reduction, "covariate": "+".join("/".join(c) for c in
+                                                                                                reg_of[m.name]),
+                             "variance_reduction_vs_cuped": rr.variance_reduction_vs_cuped}
+                    rows.append(_row(m, seg, arm, rr.effect.readout(levels.alpha), float("nan"), None, role, roles,
+                                     levels, extra))
                 else:
                     res, sd = _test_row(m, moments[(control, seg)], moments[(arm, seg)], cov_of[m.name], levels.alpha)
                     rows.append(_row(m, seg, arm, res, sd, cov_of[m.name], role, roles, levels))
+                if opts.engine == "bayesian":
+                    last = rows[-1]
+                    b = bayes_readout(Effect(last["n_control"], last["n_treatment"], last["control"], last["treatment"],
+                                             last["diff"], last["se"] ** 2, last["_var_control"], last["_cov"],
+                                             last["df"], last["method"]), opts.prior, levels.alpha, m.lower_is_better)
+                    d = b.to_dict()
+                    last["bayes"] = {k: d[k] for k in ("rel_lift", "rel_ci_low", "rel_ci_high", "ci_low", "ci_high",
+                                                       "chance_to_win", "risk_control", "risk_treatment")}
         if m.name in boot_names:
             boot_info[m.name] = {"replicates": n_boot, "seed": seed, "max_units": boot.MAX_UNITS}
 
+    for r in rows:
+        r.pop("_var_control", None)
+        r.pop("_cov", None)
     _correct(rows, levels)
     balance = _balance(moments, control, treatments, pre_cols, levels)
     return Analysis(
@@ -296,7 +371,7 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
         heterogeneity=tuple(heterogeneity_table(rows)) if segments else (),
         samples=tuple(srm_by_segment(table, arms, shares, levels.quality_alpha)) if "segment" in table else (),
         cuped={m.name: ("/".join(cov_of[m.name]) if cov_of[m.name] else None) for m in mets},
-        bootstrap=boot_info)
+        bootstrap=boot_info, options=opts, capping=None if capping is None else capping.to_dict()["caps"])
 
 
 def _metrics_in_play(roles: Roles, columns, extra: Sequence[str] | None) -> list[Metric]:
@@ -405,7 +480,8 @@ def heterogeneity_table(rows: list[dict]) -> list[dict]:
 
 
 def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = None,
-            levels: Levels | None = None, days: Sequence[int] | None = None) -> list[dict]:
+            levels: Levels | None = None, days: Sequence[int] | None = None, *,
+            options: AnalysisOptions | None = None, planned: int | None = None) -> list[dict]:
     """Always-valid daily monitoring of the decision's metrics, with the same roles.
 
     ``tables`` are cumulative per-user tables of one fixed cohort, one per look (any iterable:
@@ -423,9 +499,15 @@ def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = 
     * success and guardrail: ``harmed`` when the look's always-valid interval at
       ``deterioration_alpha`` lies wholly on the harmful side.
 
+    With ``options.sequential == "group-sequential"`` the success metrics are tested instead
+    against alpha-spending bounds (:mod:`recsys.stats.group_sequential`, ``options.spending``)
+    at the planned information fractions (``options.looks``, else ``planned`` equally spaced
+    looks, one per planned day); guardrails keep their always-valid tests.
+
     Returns one record per (day, arm, metric); CUPED is not used (the mixture needs each look's
     plain variance). Composite metrics cannot be monitored.
     """
+    opts = (options or AnalysisOptions()).validate()
     roles = (roles if roles is not None else Roles()).validate()
     levels = (levels or Levels()).validate()
     metrics = list(roles.deciding())
@@ -468,9 +550,20 @@ def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = 
         harm_up = specs[metric].lower_is_better
         _, det_lo, det_hi, _ = look_intervals(diff, var, levels.deterioration_alpha)
         harmed = det_lo > 0 if harm_up else det_hi < 0
+        bound = np.full(len(diff), np.nan)
         if role == "success":
             p, lo, hi, tau2 = look_intervals(diff, var, success_alpha)
             sig = p <= success_alpha
+            if opts.sequential == "group-sequential":
+                fractions = opts.looks or tuple(np.arange(1, (planned or len(diff)) + 1) / (planned or len(diff)))
+                if len(fractions) < len(diff):
+                    raise InputError(f"the group-sequential design plans {len(fractions)} looks; the monitor has "
+                                     f"{len(diff)}")
+                gs = group_sequential_test(diff / np.sqrt(var), fractions[:len(diff)], success_alpha,
+                                           spending=opts.spending)
+                bound = np.array([lk.bound for lk in gs.looks])
+                sig = np.maximum.accumulate(np.array([lk.reject for lk in gs.looks]))
+                p = 2 * sps.norm.sf(np.abs(diff / np.sqrt(var)))     # the look's nominal p; it rejects past the bound
             good = (diff < 0) if harm_up else (diff > 0)
             status = np.where(sig & good, "better", np.where(sig, "worse", "not significant"))
             level = success_alpha
@@ -494,5 +587,7 @@ def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = 
                         "ci_low": float(lo[i]), "ci_high": float(hi[i]), "p_value": float(p[i]), "level": level,
                         "status": str(status[i]), "se": float(se[i]),
                         "fixed_ci_low": float(diff[i] - z * se[i]), "fixed_ci_high": float(diff[i] + z * se[i]),
-                        "n_control": int(nc[i]), "n_treatment": int(nt[i]), "tau2": float(tau2)})
+                        "n_control": int(nc[i]), "n_treatment": int(nt[i]), "tau2": float(tau2),
+                        "test": opts.sequential if role == "success" else "always-valid",
+                        "bound": None if not np.isfinite(bound[i]) else float(bound[i])})
     return out

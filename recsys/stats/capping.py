@@ -55,9 +55,10 @@ class Cap:
         if unknown:
             raise InputError(f"cap for {column}: unknown key(s) {', '.join(sorted(unknown))}")
         try:
-            return cls(column, *(None if spec.get(k) is None else float(spec[k]) for k in ("absolute", "percentile")))
+            values = [None if spec.get(k) is None else float(spec[k]) for k in ("absolute", "percentile")]
         except (TypeError, ValueError):
             raise InputError(f"cap for {column}: values must be numbers, got {dict(spec)}") from None
+        return cls(column, *values)
 
 
 @dataclass(frozen=True)

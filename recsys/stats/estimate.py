@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
-
 from recsys.errors import InputError
+from recsys.stats.inference import welch_df
 
 
 def check_alpha(alpha: float) -> float:
@@ -24,13 +23,6 @@ def check_alpha(alpha: float) -> float:
     if not (isinstance(alpha, (int, float, np.floating)) and 0 < alpha < 1):
         raise InputError(f"alpha must be in (0, 1), got {alpha}")
     return float(alpha)
-
-
-def critical_value(alpha: float, df: float = np.inf) -> float:
-    """Two-sided critical value: normal when ``df`` is infinite, Student's t otherwise."""
-    if not np.isfinite(df):
-        return float(sps.norm.isf(alpha / 2))
-    return float(sps.t.isf(alpha / 2, df))
 
 
 @dataclass(frozen=True)
@@ -79,21 +71,29 @@ class Effect:
         with np.errstate(all="ignore"):
             return float(self.diff / self.se) if self.se > 0 else float("nan")
 
+    def readout(self, alpha: float = 0.05):
+        """The frequentist readout (:func:`recsys.stats.inference.compare`): intervals (Fieller's
+        for the relative lift), p-value, as for every other row of an analysis."""
+        from recsys.stats.inference import compare
+
+        return compare(**self.to_compare_args(), alpha=alpha)
+
     def ci(self, alpha: float = 0.05) -> tuple[float, float]:
-        q = critical_value(alpha, self.df)
-        return float(self.diff - q * self.se), float(self.diff + q * self.se)
+        r = self.readout(alpha)
+        return r.ci_low, r.ci_high
 
     def rel_ci(self, alpha: float = 0.05) -> tuple[float, float]:
-        q = critical_value(alpha, self.df)
-        return float(self.rel_lift - q * self.rel_se), float(self.rel_lift + q * self.rel_se)
+        r = self.readout(alpha)
+        return r.rel_ci_low, r.rel_ci_high
 
     def p_value(self) -> float:
-        if not np.isfinite(self.diff) or not np.isfinite(self.se):
-            return float("nan")
-        if self.se == 0:
-            return 1.0 if self.diff == 0 else 0.0
-        stat = abs(self.diff / self.se)
-        return float(2 * (sps.norm.sf(stat) if not np.isfinite(self.df) else sps.t.sf(stat, self.df)))
+        return self.readout().p_value
+
+    @classmethod
+    def of(cls, res) -> "Effect":
+        """The moments behind a :class:`~recsys.stats.inference.TestResult`."""
+        return cls(res.n_control, res.n_treatment, res.control, res.treatment, res.diff, res.se ** 2,
+                   res.var_control, res.cov_diff_control, res.df, res.method)
 
     def to_compare_args(self) -> dict:
         """Keyword arguments for :func:`recsys.stats.inference.compare` (add ``alpha``)."""
@@ -102,13 +102,12 @@ class Effect:
                     n_t=self.n_treatment, df=self.df, method=self.method)
 
     def to_dict(self, alpha: float = 0.05) -> dict:
-        lo, hi = self.ci(alpha)
-        rlo, rhi = self.rel_ci(alpha)
+        r = self.readout(alpha)
         return {"n_control": int(self.n_control), "n_treatment": int(self.n_treatment),
                 "control": float(self.control), "treatment": float(self.treatment), "diff": float(self.diff),
-                "ci_low": lo, "ci_high": hi, "rel_lift": self.rel_lift, "rel_ci_low": rlo, "rel_ci_high": rhi,
-                "p_value": self.p_value(), "se": self.se, "rel_se": self.rel_se, "df": float(self.df),
-                "method": self.method}
+                "ci_low": r.ci_low, "ci_high": r.ci_high, "rel_lift": self.rel_lift, "rel_ci_low": r.rel_ci_low,
+                "rel_ci_high": r.rel_ci_high, "p_value": r.p_value, "se": self.se, "rel_se": self.rel_se,
+                "df": float(self.df), "method": self.method}
 
 
 def independent_effect(control: float, var_control: float, n_control: int, treatment: float,
@@ -139,9 +138,4 @@ def two_arm_effect(kind: str, c, t) -> Effect:
     raise InputError(f"unknown metric kind {kind!r} (mean, ratio or proportion)")
 
 
-def welch_df(v_c: float, n_c: int, v_t: float, n_t: int) -> float:
-    """Welch-Satterthwaite degrees of freedom from each arm's variance of the mean."""
-    with np.errstate(all="ignore"):
-        den = (v_c * v_c / (n_c - 1) if n_c > 1 else np.nan) + (v_t * v_t / (n_t - 1) if n_t > 1 else np.nan)
-        df = (v_c + v_t) ** 2 / den
-    return float(df) if np.isfinite(df) else float("inf")
+

@@ -43,7 +43,8 @@ _SD_SPAN = 9.0          # the kernel and the densities are cut at +-9 sd (mass b
 _MAX_POINTS = 20000     # grid points per look, a guard against pathological spacing
 
 
-def _check_fractions(fractions) -> np.ndarray:
+def check_fractions(fractions) -> np.ndarray:
+    """Information fractions as an array; InputError unless they are in (0, 1] and in order."""
     t = np.asarray(fractions, dtype=np.float64).ravel()
     if t.size == 0:
         raise InputError("a group-sequential design needs at least one look")
@@ -206,7 +207,7 @@ def exit_probabilities(bounds, fractions, drift: float = 0.0, sides: int = 2,
                        points_per_sd: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
     """Per look, P(first crossing of the upper bound) and of the lower bound (-bound; zero for a
     one-sided design), when E[Z(t)] = drift sqrt(t) (drift = the expected z at t = 1)."""
-    t = _check_fractions(fractions)
+    t = check_fractions(fractions)
     b = np.asarray(bounds, dtype=np.float64)
     proc = _BValue(float(drift), points_per_sd)
     up, down = np.zeros(t.size), np.zeros(t.size)
@@ -290,7 +291,7 @@ def design(fractions: Sequence[float], alpha: float = 0.05, spending: str = "obr
     gets ``z_max`` (ldbounds' rule, which Confidence keeps with 8 and 1e-7); what a capped look
     does not spend carries to the next.
     """
-    t = _check_fractions(fractions)
+    t = check_fractions(fractions)
     param = _check_design_args(alpha, sides, spending, param)
     if not (np.isfinite(z_max) and z_max > 0):
         raise InputError(f"z_max must be a positive number, got {z_max}")

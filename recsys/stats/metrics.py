@@ -7,11 +7,12 @@ columns are all in the table wins). Everything downstream reads metrics from her
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from recsys.errors import InputError
 
-KINDS = ("mean", "ratio", "proportion", "composite")
+KINDS = ("mean", "ratio", "proportion", "composite", "quantile")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class Metric:
     subset: bool = False
     covariates: tuple[tuple[str, ...], ...] = ()
     description: str = ""
+    q: float | None = None          # quantile metrics: the level in (0, 1)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -83,6 +85,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            description="seconds to the first play, over users with a play"),
     Metric("engagement_efficiency", "composite",
            description="play_rate x completion_rate / time_to_first_play (bootstrap)"),
+    Metric("watch_minutes_p50", "quantile", "watch_minutes", q=0.5, description="median minutes watched per user"),
+    Metric("watch_minutes_p90", "quantile", "watch_minutes", q=0.9, description="90th percentile of minutes per user"),
+    Metric("time_to_first_play_p50", "quantile", "time_to_first_play_s", q=0.5, lower_is_better=True, subset=True,
+           description="median seconds to the first play, over users with a play"),
+    Metric("time_to_first_play_p90", "quantile", "time_to_first_play_s", q=0.9, lower_is_better=True, subset=True,
+           description="90th percentile of seconds to the first play, over users with a play"),
 )}
 
 #: columns each composite is built from
@@ -96,16 +104,32 @@ NONNEGATIVE_COLUMNS = COUNT_COLUMNS + ("watch_minutes", "time_to_first_play_s")
 BINARY_COLUMNS = ("churned",)
 #: columns that may be empty: "no value" rather than zero
 NULLABLE_COLUMNS = ("time_to_first_play_s",)
-DEFAULT_METRICS = tuple(METRICS)
+#: every metric of the registry but the quantiles (which are asked for by name)
+DEFAULT_METRICS = tuple(m for m, spec in METRICS.items() if spec.kind != "quantile")
+
+
+_QUANTILE = re.compile(r"^(?P<base>.+)_p(?P<level>\d+(?:\.\d+)?)$")
 
 
 def get_metric(name: str, table_columns=None) -> Metric:
-    """Look up a metric by name; a numeric column of the table also works as an ad-hoc mean.
+    """Look up a metric by name; a numeric column of the table also works as an ad-hoc mean, and
+    ``<metric or column>_pNN`` is the NN-th percentile of its per-user values (``_p50``: median).
 
-    Raises InputError naming the known metrics when the name is neither.
+    Raises InputError naming the known metrics when the name is none of these.
     """
     if name in METRICS:
         return METRICS[name]
+    match = _QUANTILE.match(name)
+    if match and (match["base"] in METRICS or (table_columns is not None and match["base"] in table_columns)):
+        q = float(match["level"]) / 100
+        if not 0 < q < 1:
+            raise InputError(f"metric {name}: a quantile must be in (0, 1): use _p1 to _p99, got _p{match['level']}")
+        base = METRICS.get(match["base"])
+        if base is not None and base.kind not in ("mean", "proportion"):
+            raise InputError(f"metric {name}: quantiles are of per-user values; {base.name} is a {base.kind}")
+        col = base.numerator if base is not None else match["base"]
+        return Metric(name, "quantile", col, q=q, lower_is_better=bool(base and base.lower_is_better),
+                      subset=bool(base and base.subset), description=f"{q:.0%} quantile of {col} per user")
     if table_columns is not None and name in table_columns and name not in ID_COLUMNS:
         return Metric(name, "mean", name, covariates=((f"pre_{name}",),),
                       description=f"mean of column {name} per user")
