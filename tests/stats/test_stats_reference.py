@@ -257,3 +257,33 @@ def test_summarize_matches_pandas_groupby():
         assert m.sum("u") == pytest.approx(ref.loc[key, "u"])
         assert m.cross_sum("u", "v") == pytest.approx(ref.loc[key, "uv"])
         assert m.cross_sum("u", "u") == pytest.approx(ref.loc[key, "uu"])
+
+
+def test_noninferiority_against_confidences_z_test():
+    """Spotify Confidence (spotify_confidence/analysis/frequentist/confidence_computers/
+    z_test_computer.py, ``p_value``) tests a non-inferiority margin as a shifted null on the
+    difference: z = (diff - null) / se, the null being the margin times the control's mean, one
+    sided. With that null given as an absolute margin our test is the same to 1e-9. Our relative
+    margin also carries the randomness of the control's mean inside the null, (1 + margin) C
+    (Fieller's contrast), so its z is smaller by exactly the square root of the variances' ratio."""
+    from statsmodels.stats.weightstats import _zstat_generic
+
+    from recsys.stats.inference import noninferiority
+
+    def case(n):
+        c = MeanStats(n, 0.04 * n, 0.04 * n)             # churn 4.0% vs 3.9%
+        t = MeanStats(n, 0.039 * n, 0.039 * n)
+        return proportion_test(c, t)
+
+    for n in (20_000, 200_000):
+        res = case(n)
+        null = 0.10 * res.control                            # a +10% margin on churn, as Confidence states it
+        _, p_conf = _zstat_generic(res.treatment, res.control, res.se, "smaller", null)
+        ours_abs = noninferiority(res, null, relative=False, alpha=0.05)
+        assert ours_abs.p_value == pytest.approx(p_conf, abs=1e-9)
+        ours_rel = noninferiority(res, 0.10, relative=True, alpha=0.05)
+        assert ours_rel.p_value >= p_conf
+        z_conf = (null - res.diff) / res.se
+        var_t = res.se ** 2 - res.var_control
+        ratio = np.sqrt((var_t + res.var_control) / (var_t + 1.1 ** 2 * res.var_control))
+        assert ours_rel.z == pytest.approx(z_conf * ratio, rel=1e-9)
