@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.evaluate.offline import evaluate_models
+from recsys.simulate.logs import watch_share
 
 
 def offline_counterpart(policy, seed: int):
@@ -42,8 +43,7 @@ def arm_offline_metrics(result, *, users: int = 4000, k: int = 10) -> tuple[pd.D
     p = plays[np.isin(plays["user_id"].to_numpy(), chosen)]
     cat = world.catalog
     titles = p["title"].to_numpy()
-    weight = np.clip(p["minutes"].to_numpy() / (cat.runtime[titles] * np.maximum(p["episodes"].to_numpy(), 1)),
-                     0.05, 1.0)
+    weight = watch_share(p["minutes"].to_numpy(), cat.runtime[titles] * np.maximum(p["episodes"].to_numpy(), 1))
     inter = pd.DataFrame({"user": p["user_id"].to_numpy(), "item": titles, "weight": weight,
                           "day": p["day"].to_numpy()})
     df = evaluate_models(inter, cat.items_frame(), models, k=k, split="temporal", seed=cfg.seed)

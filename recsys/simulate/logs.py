@@ -68,6 +68,15 @@ USER_DAY_SCHEMA = {
 }
 
 ABANDON_MINUTES = 2.0
+#: the smallest weight a play counts for: an abandoned click is evidence, if little
+MIN_WATCH_SHARE = 0.05
+
+
+def watch_share(minutes, possible):
+    """A play's watch share: minutes watched over the minutes it could have lasted (runtime x
+    episodes started), clipped to [MIN_WATCH_SHARE, 1]: the weight a play counts for in the
+    observable history and the interaction matrix (dtype follows the inputs)."""
+    return np.clip(minutes / possible, MIN_WATCH_SHARE, 1.0)
 
 
 def empty_frame(schema: dict) -> pd.DataFrame:

@@ -112,7 +112,7 @@ class ShardState:
                            signup_day=self.signup[rows])
 
     def observe_plays(self, local: np.ndarray, titles: np.ndarray, weight: np.ndarray,
-                      genre_share: np.ndarray, decay: float = 0.97) -> None:
+                      genre_share: np.ndarray, decay: float) -> None:
         """Update the observable history from logged plays (user, title, watch share)."""
         self.obs_profile *= decay
         if len(local) == 0:

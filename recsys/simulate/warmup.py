@@ -17,7 +17,7 @@ import pandas as pd
 
 from recsys.policy import GenreRowsPolicy
 from recsys.rng import KeyedRandom
-from recsys.simulate.logs import Logs
+from recsys.simulate.logs import Logs, watch_share
 from recsys.simulate.runner import Simulation
 from recsys.simulate.store import RunStore
 from recsys.world.build import World, build_world
@@ -93,7 +93,7 @@ def synthetic_interactions(world_config: WorldConfig | None = None, seed: int = 
     res = warm_up(sim, days)
     p = res.logs.plays
     runtime = world.catalog.runtime[p["title"].to_numpy()]
-    share = np.clip(p["minutes"].to_numpy() / (runtime * np.maximum(p["episodes"].to_numpy(), 1)), 0.05, 1.0)
+    share = watch_share(p["minutes"].to_numpy(), runtime * np.maximum(p["episodes"].to_numpy(), 1))
     inter = pd.DataFrame({"user": p["user_id"].to_numpy(), "item": p["title"].to_numpy(), "weight": share,
                           "day": p["day"].to_numpy(),
                           "segment": np.asarray(SEGMENTS, dtype=object)[res.segment[p["user_id"].to_numpy()]]})

@@ -63,6 +63,7 @@ class Behaviour:
     visit_satisfaction: float = 0.6    # log-rate change in visits per unit satisfaction
     churn_base: float = 0.003          # daily hazard at satisfaction 0
     churn_new_multiplier: float = 2.0  # new users are likelier to leave
+    new_user_days: int = 7             # ... for this many days after signing up
     churn_satisfaction: float = 4.0    # log-hazard change per unit satisfaction
     satisfaction_reference: float = 0.2  # a typical user's satisfaction: hazard = churn_base there
     reward_complete: float = 1.0
@@ -94,6 +95,7 @@ class WorldConfig:
     row_length: int = 8
     row_examination: tuple[float, ...] = (1.0, 0.8, 0.62, 0.48, 0.36)
     position_examination: tuple[float, ...] = (1.0, 0.86, 0.74, 0.63, 0.53, 0.45, 0.38, 0.32)
+    profile_decay: float = 0.97        # per day: the service's observable genre profile of a user's plays
     behaviour: Behaviour = field(default_factory=Behaviour)
 
     @property
@@ -108,7 +110,7 @@ class WorldConfig:
         for name in ("users", "titles", "genres", "cast", "latent_dim", "taste_clusters",
                      "rows", "row_length", "min_artwork", "max_artwork"):
             positive(name)
-        for name in ("series_share", "new_title_share", "clickbait_share", "new_user_share"):
+        for name in ("series_share", "new_title_share", "clickbait_share", "new_user_share", "profile_decay"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise InputError(f"world.{name} must be in [0, 1], got {v}")
