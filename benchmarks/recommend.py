@@ -27,12 +27,12 @@ import scipy.sparse as sp
 from recsys.models import ALS, BPR, Content, Hybrid
 from recsys.models._threads import n_threads, single_threaded_blas
 from recsys.models.data import interaction_matrix
-from recsys.page import Layout, UserContext
+from recsys.core.page import Layout, UserContext
 from recsys.policies import RecommenderPolicy
 from recsys.rerank import Diversity
-from recsys.rng import KeyedRandom, generator
+from recsys.core.rng import KeyedRandom, generator
 from recsys.rows import RowBuilder
-from recsys.simulate.logs import PLAY_SCHEMA, Logs, frame
+from recsys.core.logs import PLAY_SCHEMA, Logs, frame
 from recsys.world.catalog import make_catalog
 from recsys.world.config import WorldConfig
 

@@ -83,7 +83,7 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
 
     from recsys import parallel
     from recsys.policy import PopularityPolicy, RandomPolicy
-    from recsys.rng import KeyedRandom
+    from recsys.core.rng import KeyedRandom
     from recsys.simulate.runner import Simulation
     from recsys.simulate.warmup import warm_up
     from recsys.world.build import build_world

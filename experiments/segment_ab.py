@@ -11,7 +11,7 @@ import argparse
 
 import pandas as pd
 
-from recsys import parallel
+from recsys.core import parallel
 from recsys.experiment.config import ExperimentConfig
 from recsys.jobs import run_job, write_outputs
 

@@ -9,7 +9,7 @@ Reads tune_diversity.toml next to this file; see docs/tune.md for the [tune] tab
 import argparse
 from pathlib import Path
 
-from recsys.parallel import executor
+from recsys.core.parallel import executor
 from recsys.report.tune import render_text
 from recsys.tune import TuneConfig, sweep
 from recsys.tune.output import check_outputs, write_outputs

@@ -26,10 +26,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
-from recsys.page import UserContext
-from recsys.rng import KeyedRandom, generator
-from recsys.simulate.logs import SOURCE_HOME, Logs
+from recsys.core.errors import InputError
+from recsys.core.page import UserContext
+from recsys.core.rng import KeyedRandom, generator
+from recsys.core.logs import SOURCE_HOME, Logs
 from recsys.world.catalog import MOODS, Catalog
 
 REWARDS = ("click", "play", "minutes")

@@ -2,7 +2,7 @@
 tables that always-valid sequential monitoring looks at (catalog exposure: :mod:`recsys.exposure`).
 
 Every function takes plain log frames (``sessions``, ``plays`` with ``user_id`` and ``day``
-columns, :mod:`recsys.simulate.logs`) plus the experiment's users and their arms as aligned
+columns, :mod:`recsys.core.logs`) plus the experiment's users and their arms as aligned
 arrays, and returns a tidy DataFrame (or records), so the same code serves a finished run or
 logs streamed in one day at a time. Descriptive aggregates only; inference stays in
 :mod:`recsys.stats`.
@@ -15,7 +15,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from recsys.simulate.logs import Logs
+from recsys.core.logs import Logs
 from recsys.simulate.tables import table_from_counts, user_counts
 
 #: churn_day of a user who has not churned (the simulator's sentinel)

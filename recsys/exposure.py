@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.rng import KeyedRandom
+from recsys.core.rng import KeyedRandom
 
 #: users per group beyond which homogenisation is estimated on a sample
 DEFAULT_SAMPLE = 2000

@@ -22,9 +22,9 @@ from recsys.decision import Decision, daily_verdicts, decide
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
 from recsys.exposure import exposure_table
-from recsys.errors import InputError
-from recsys.io import atomic_dir, write_bytes, write_json, write_table, write_text
-from recsys.progress import Progress
+from recsys.core.errors import InputError
+from recsys.core.io import atomic_dir, write_bytes, write_json, write_table, write_text
+from recsys.core.progress import Progress
 from recsys.simulate.store import RunStore
 from recsys.stats.analysis import Analysis, analyze
 
@@ -194,11 +194,11 @@ def job_steps(config: ExperimentConfig) -> int:
 
 def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool | Progress = True,
             segments: bool = True, work: Path | None = None) -> JobOutput:
-    """Run ``config`` (shards on ``executor``, see :mod:`recsys.parallel`), analyse it and decide.
+    """Run ``config`` (shards on ``executor``, see :mod:`recsys.core.parallel`), analyse it and decide.
 
     With ``work`` (see :func:`open_work_dir`) the logs stream to partitioned Parquet there
     instead of being held in memory, and a run interrupted earlier resumes where it stopped.
-    ``progress``: a :class:`~recsys.progress.Progress` to report to (its stages: warm-up days,
+    ``progress``: a :class:`~recsys.core.progress.Progress` to report to (its stages: warm-up days,
     fit, experiment days, analysis, monitoring), or True for one of the job's own.
     """
     own = not isinstance(progress, Progress)

@@ -28,10 +28,10 @@ import numpy as np
 from scipy import stats
 
 from recsys.artwork import ArtworkPolicy, impression_rewards, padded_art
-from recsys.errors import InputError
-from recsys.page import UserContext
-from recsys.rng import generator
-from recsys.simulate.logs import Logs
+from recsys.core.errors import InputError
+from recsys.core.page import UserContext
+from recsys.core.rng import generator
+from recsys.core.logs import Logs
 from recsys.world.catalog import Catalog
 
 

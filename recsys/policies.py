@@ -30,19 +30,19 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from recsys.artwork import ArtworkPolicy, make_artwork
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.models import ALS, BPR, Content, Hybrid
 from recsys.models._threads import single_threaded_blas
 from recsys.models.base import FactorScorer, Scorer
 from recsys.models.data import interaction_matrix
 from recsys.models.topn import top_n
-from recsys.page import Explanation, Layout, Page, UserContext
+from recsys.core.page import Explanation, Layout, Page, UserContext
 from recsys.policy import PopularityPolicy, Policy, RandomPolicy
 from recsys.rerank import (SIMILARITIES, Calibration, Diversity, ItemInfo, LongTail, Reranker, RerankContext,
                            audience_embedding, rerank)
-from recsys.rng import KeyedRandom
+from recsys.core.rng import KeyedRandom
 from recsys.rows import DEFAULT_ROWS, RowBuilder
-from recsys.simulate.logs import OBSERVED_PLAY_COLUMNS, Logs
+from recsys.core.logs import OBSERVED_PLAY_COLUMNS, Logs
 from recsys.world.catalog import Catalog
 
 
@@ -348,7 +348,7 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, *, seed: int
     rows = p["rows"]
     if isinstance(rows, str) or not all(isinstance(r, str) for r in rows):
         raise InputError("policy parameter rows must be a list of row kinds")
-    from recsys.page import ROW_KIND
+    from recsys.core.page import ROW_KIND
 
     bad = [r for r in rows if r not in ROW_KIND]
     if bad:

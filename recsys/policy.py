@@ -2,8 +2,8 @@
 and ``genre_rows`` (the warm-up's logging policy).
 
 A policy is fitted on observable logs and the public catalog, then builds pages for batches of
-users from a :class:`~recsys.page.UserContext`. Between days the harness may call ``update``
-with the arm's new logs. Randomness comes in as a :class:`~recsys.rng.KeyedRandom`, keyed by
+users from a :class:`~recsys.core.page.UserContext`. Between days the harness may call ``update``
+with the arm's new logs. Randomness comes in as a :class:`~recsys.core.rng.KeyedRandom`, keyed by
 user and day, so a user's page never depends on who else is in the batch.
 """
 
@@ -16,9 +16,9 @@ import numpy as np
 from recsys.artwork import ArtworkPolicy, FixedArtwork
 from recsys.models.data import interaction_matrix
 from recsys.models.popularity import Popularity
-from recsys.page import ROW_KIND, Layout, Page, UserContext
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import Logs
+from recsys.core.page import ROW_KIND, Layout, Page, UserContext
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import Logs
 from recsys.world.catalog import Catalog
 
 

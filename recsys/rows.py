@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.page import ROW_KIND, ROW_KINDS, Layout, Page, UserContext
+from recsys.core.page import ROW_KIND, ROW_KINDS, Layout, Page, UserContext
 
 DEFAULT_ROWS = ("top_picks", "because_you_watched", "genre", "new_this_week", "popular_now")
 
@@ -87,7 +87,7 @@ def _unit(genres: np.ndarray) -> np.ndarray:
 
 
 class RowBuilder:
-    """Turns a ranked pool into a :class:`~recsys.page.Page` of named rows.
+    """Turns a ranked pool into a :class:`~recsys.core.page.Page` of named rows.
 
     ``rows``: the row kinds top to bottom; a layout with more rows repeats ``genre`` rows (the
     user's next genres), one with fewer keeps the first ones.

@@ -13,10 +13,10 @@ import scipy.sparse as sp
 
 from recsys.artwork import (ARTWORK_POLICIES, BanditClick, BanditPlay, ContextualArtwork, FixedArtwork,
                             RandomArtwork, impression_rewards, make_artwork)
-from recsys.errors import InputError
-from recsys.page import UserContext
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, Logs, empty_frame, frame
+from recsys.core.errors import InputError
+from recsys.core.page import UserContext
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, Logs, empty_frame, frame
 from recsys.world.catalog import Catalog, make_catalog
 from recsys.world.config import WorldConfig
 

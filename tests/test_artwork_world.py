@@ -16,7 +16,7 @@ import pytest
 
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 from recsys.experiment.runner import run_experiment
-from recsys.simulate.logs import ABANDON_MINUTES, SOURCE_HOME
+from recsys.core.logs import ABANDON_MINUTES, SOURCE_HOME
 from recsys.stats.inference import TestResult, delta_test, welch_test
 from recsys.stats.summary import MeanStats, RatioStats, summarize
 

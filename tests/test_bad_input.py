@@ -119,7 +119,7 @@ CASES = [
 @pytest.mark.parametrize("case,files,argv,needles", CASES, ids=[c[0] for c in CASES])
 def test_bad_input(case, files, argv, needles, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("recsys.parallel.CONNECT_TIMEOUT", 2)
+    monkeypatch.setattr("recsys.core.parallel.CONNECT_TIMEOUT", 2)
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)

@@ -16,7 +16,7 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import proportion_effectsize, proportions_ztest
 
 from recsys.cli import main
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.report.artwork_ab import assign_and_click, two_artwork_test, users_per_arm
 
 CONTRACT_KEYS = {"arms", "diff", "ci_low", "ci_high", "p_value", "test", "recommendation"}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from recsys.artwork import BanditPlay, RandomArtwork, padded_art
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.ope import DR, IPS, SNIPS, BanditFeedback, DirectMethod, VariantRateModel, estimate_all, feedback_from_logs
 from test_artwork import simulate_day, tiny_catalog
 

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.errors import InputError
-from recsys.page import ROW_KIND, Layout, UserContext
+from recsys.core.errors import InputError
+from recsys.core.page import ROW_KIND, Layout, UserContext
 from recsys.policies import POLICIES, RecommenderPolicy, make_policy
 from recsys.policy import GenreRowsPolicy, PopularityPolicy, RandomPolicy
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import PLAY_SCHEMA, Logs, frame
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import PLAY_SCHEMA, Logs, frame
 from recsys.world.catalog import make_catalog
 from recsys.world.config import WorldConfig
 

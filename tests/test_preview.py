@@ -13,8 +13,8 @@ import pytest
 from browser_probe import chromium, measure_posters, screenshot
 from recsys.cli import main
 from recsys.cli.preview import parse_params, resolve_users
-from recsys.errors import InputError
-from recsys.page import ROW_KIND, ROW_KINDS, Layout, Page
+from recsys.core.errors import InputError
+from recsys.core.page import ROW_KIND, ROW_KINDS, Layout, Page
 from recsys.report.posters import (GENRE_STYLE, MOOD_STYLE, MARGIN, VIEW_W, Type, fit_title, poster_style,
                                    poster_svg, poster_title, text_width)
 from recsys.report.preview import blend_shares, format_shares, homepage_fragment, row_titles

@@ -3,7 +3,7 @@
 import numpy as np
 from scipy import stats
 
-from recsys.rng import KeyedRandom, generator
+from recsys.core.rng import KeyedRandom, generator
 
 
 def test_a_draw_depends_only_on_its_counters():

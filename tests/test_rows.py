@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.page import ROW_KIND, Layout, UserContext
+from recsys.core.page import ROW_KIND, Layout, UserContext
 from recsys.rows import RowBuilder, dedupe
 
 T, G = 200, 6

@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import parallel
+from recsys.core import parallel
 from recsys.cli import main
-from recsys.config_util import read_toml
-from recsys.errors import InputError
+from recsys.core.config import read_toml
+from recsys.core.errors import InputError
 from recsys.tune import Grid, TuneConfig, default_config
 from recsys.tune.analysis import pareto_front
 from recsys.tune.config import REPORTED_METRICS

@@ -1,7 +1,7 @@
 """The ``recsys`` command line: one thin module per command.
 
 Each command module defines ``add_parser(subparsers)`` and ``run(args) -> int``. Bad input
-(:class:`recsys.errors.InputError`, argparse errors) prints one line and exits with code 2;
+(:class:`recsys.core.errors.InputError`, argparse errors) prints one line and exits with code 2;
 an interruption prints one line and exits with code 130.
 """
 
@@ -16,7 +16,7 @@ import threading
 
 from recsys import __version__
 from recsys.cli.args import positive_int, probability  # noqa: F401 - the commands' argument types
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 #: command name -> module under recsys.cli
 COMMANDS = {

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from recsys.config_util import read_toml
+from recsys.core.config import read_toml
 from recsys.decision import decide
-from recsys.errors import InputError
-from recsys.io import check_writable, read_table, write_json, write_text
+from recsys.core.errors import InputError
+from recsys.core.io import check_writable, read_table, write_json, write_text
 from recsys.report.text import render_analysis
 from recsys.stats.analysis import analyze, check_alpha
 from recsys.stats.corrections import CORRECTIONS

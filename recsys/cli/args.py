@@ -9,7 +9,7 @@ import sys
 from concurrent.futures import Executor
 from pathlib import Path
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 
 def positive_int(text: str) -> int:
@@ -41,8 +41,8 @@ def add_parallel_arguments(parser) -> None:
 
 
 def executor_from_args(args) -> contextlib.AbstractContextManager[Executor | None]:
-    """The executor the parallel options ask for (:func:`recsys.parallel.executor`)."""
-    from recsys.parallel import executor
+    """The executor the parallel options ask for (:func:`recsys.core.parallel.executor`)."""
+    from recsys.core.parallel import executor
 
     return executor(args.workers, dask=getattr(args, "dask", False), scheduler=getattr(args, "scheduler", None))
 
@@ -69,12 +69,12 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
     """The body of ``recsys ab`` and ``recsys demo``: resume a finished run (exit 0 with its
     result), or announce, run, analyse, decide, render the report and write everything whole.
     Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished)."""
-    from recsys.io import prepare_out_dir
+    from recsys.core.io import prepare_out_dir
     from recsys.jobs import finished_run, job_steps, open_work_dir, run_job, write_outputs
-    from recsys.progress import Progress
+    from recsys.core.progress import Progress
 
     if args.json:
-        from recsys.io import check_writable
+        from recsys.core.io import check_writable
 
         check_writable(args.json)
     if getattr(args, "resume", False):
@@ -83,7 +83,7 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
             print(f"recsys: {out} already holds this finished run; nothing to resume (its result is below)",
                   file=sys.stderr)
             if args.json:
-                from recsys.io import write_json
+                from recsys.core.io import write_json
 
                 write_json(args.json, done)
             return done, None

@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from recsys.cli import probability
-from recsys.errors import InputError
-from recsys.io import prepare_out_dir, write_bytes, write_json, write_text
+from recsys.core.errors import InputError
+from recsys.core.io import prepare_out_dir, write_bytes, write_json, write_text
 from recsys.report.artwork_ab import ArtworkTestResult, assign_and_click, two_artwork_test
 from recsys.report.artwork_page import bar_chart_png, html_page
 

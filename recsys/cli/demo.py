@@ -7,7 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from recsys.cli.args import add_parallel_arguments, positive_int, run_experiment_command
-from recsys.config_util import read_toml
+from recsys.core.config import read_toml
 from recsys.experiment.config import ExperimentConfig
 
 

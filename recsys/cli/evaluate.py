@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from recsys.cli import probability
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 TEST_FRACTION = 0.2
 #: the new-title hold-out's default: about the last two weeks of the world's four-week warm-up,
@@ -113,7 +113,7 @@ def to_json(df, k: int, split: str, source: str, *, new_titles: bool = False,
 
 def run(args) -> int:
     from recsys.evaluate.offline import default_models, evaluate_models
-    from recsys.io import write_json
+    from recsys.core.io import write_json
 
     _check_out(args.json)
     if args.new_titles and args.split != "temporal":

@@ -13,8 +13,8 @@ import argparse
 import numpy as np
 
 from recsys.cli import positive_int
-from recsys.errors import InputError
-from recsys.io import check_writable, read_table, write_json
+from recsys.core.errors import InputError
+from recsys.core.io import check_writable, read_table, write_json
 from recsys.report.text import render_decision_plan, render_power
 from recsys.stats.power import plan
 from recsys.stats.roles import Levels, Roles, parse_guardrail

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.cli import positive_int
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.world.segments import SEGMENTS
 
 DAY = 0
@@ -93,7 +93,7 @@ def resolve_users(signup_day: np.ndarray, segment: np.ndarray | None, *, user: i
                   segment_name: str | None = None, count: int = 3, seed: int = 0, day: int = DAY) -> np.ndarray:
     """The user ids to preview: ``user`` (checked: in the world, signed up by ``day``), or ``count``
     users of ``segment_name`` (codes in ``segment``) drawn with a seeded generator, sorted."""
-    from recsys.rng import generator
+    from recsys.core.rng import generator
 
     n = len(signup_day)
     if user is not None:
@@ -114,13 +114,13 @@ def resolve_users(signup_day: np.ndarray, segment: np.ndarray | None, *, user: i
 def run(args: argparse.Namespace) -> int:
     from recsys.cli.demo import default_config
     from recsys.experiment.config import ExperimentConfig
-    from recsys.io import write_json, write_text
-    from recsys.page import Layout
+    from recsys.core.io import write_json, write_text
+    from recsys.core.page import Layout
     from recsys.policies import make_policy
     from recsys.report.preview import (BLEND_LABEL, DAY0_YEAR, blend_shares, format_shares, homepage_for,
                                        homepage_fragment, preview_document)
-    from recsys.rng import KeyedRandom
-    from recsys.progress import Progress
+    from recsys.core.rng import KeyedRandom
+    from recsys.core.progress import Progress
     from recsys.simulate.runner import Simulation
     from recsys.simulate.warmup import warm_up
     from recsys.world.build import build_world
@@ -193,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
 def user_json(cat, page, i: int, expl, user_id: int, segment: str, plays: int | None = None) -> dict:
     """One user's rows and cards (title, artwork, propensity, scores) for the JSON output, and for the
     hybrid its blend shares (``blend``: the per-user weights of its components, summing to 1)."""
-    from recsys.page import ROW_KINDS
+    from recsys.core.page import ROW_KINDS
     from recsys.report.preview import blend_shares, row_titles
 
     labels = row_titles(cat, page, i)

@@ -26,7 +26,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.analysis import ALL, Analysis
 from recsys.stats.roles import Levels, Roles
 

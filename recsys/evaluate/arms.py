@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.evaluate.offline import evaluate_models
-from recsys.simulate.logs import watch_share
+from recsys.core.logs import watch_share
 
 
 def offline_counterpart(policy, seed: int):

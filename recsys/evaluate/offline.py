@@ -16,13 +16,13 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import clone
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.evaluate import metrics as M
 from recsys.evaluate.splits import random_split, temporal_split, time_column
 from recsys.models import ALS, BPR, Content, Hybrid, Popularity, Random
 from recsys.models.base import Scorer
 from recsys.models.features import genre_matrix
-from recsys.rng import KeyedRandom
+from recsys.core.rng import KeyedRandom
 
 SPLITS = ("temporal", "random")
 TIES = ("random", "model")

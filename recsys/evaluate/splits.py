@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
-from recsys.rng import generator
+from recsys.core.errors import InputError
+from recsys.core.rng import generator
 
 TIME_COLUMNS = ("timestamp", "day")
 

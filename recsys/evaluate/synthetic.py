@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys.rng import generator
+from recsys.core.rng import generator
 
 DAY_SECONDS = 86_400
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.rng import KeyedRandom
+from recsys.core.rng import KeyedRandom
 
 
 def assign(user_ids: np.ndarray, shares: list[float] | tuple[float, ...], seed: int) -> np.ndarray:

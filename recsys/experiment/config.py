@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from recsys.config_util import dump_toml, from_mapping, load_file, to_mapping
-from recsys.errors import InputError
+from recsys.core.config import dump_toml, from_mapping, load_file, to_mapping
+from recsys.core.errors import InputError
 from recsys.stats.metrics import METRICS
 from recsys.stats.options import AnalysisOptions
 from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles

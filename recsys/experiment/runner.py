@@ -17,9 +17,9 @@ from recsys.experiment.assign import assign
 from recsys.experiment.config import ExperimentConfig
 from recsys.policies import make_policy
 from recsys.policy import Policy
-from recsys.progress import SILENT, Progress
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import Logs
+from recsys.core.progress import SILENT, Progress
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation, arm_rows
 from recsys.simulate.store import RunStore
 from recsys.simulate.tables import user_table

@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
 from recsys.models.base import Scorer
-from recsys.rng import KeyedRandom
+from recsys.core.rng import KeyedRandom
 
 
 class Random(Scorer):

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from recsys.errors import InputError
-from recsys.rng import generator
+from recsys.core.errors import InputError
+from recsys.core.rng import generator
 
 TEST_NAME = "two-proportion z"
 

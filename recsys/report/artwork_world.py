@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.errors import InputError
-from recsys.rng import KeyedRandom, generator
+from recsys.core.errors import InputError
+from recsys.core.rng import KeyedRandom, generator
 from recsys.simulate.behaviour import BehaviourModel
 from recsys.world.build import World
 from recsys.world.catalog import Catalog

@@ -18,7 +18,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from recsys.format import count, interval, level, missing, num, one_sided_level, pct, pvalue, signed
+from recsys.core.format import count, interval, level, missing, num, one_sided_level, pct, pvalue, signed
 from recsys.report import charts
 from recsys.report.reasons import reason_text, verdict_text
 

@@ -20,9 +20,9 @@ import math
 
 import numpy as np
 
-from recsys.page import ROW_KINDS, Explanation, Layout, Page
+from recsys.core.page import ROW_KINDS, Explanation, Layout, Page
 from recsys.report.posters import poster_svg
-from recsys.rng import KeyedRandom
+from recsys.core.rng import KeyedRandom
 from recsys.world.catalog import KIND_NAMES, Catalog
 
 #: the calendar year day 0 is shown as (display only: the world counts days)

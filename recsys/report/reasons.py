@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from recsys.format import count, interval, level, one_sided_level, pct, pvalue, signed
+from recsys.core.format import count, interval, level, one_sided_level, pct, pvalue, signed
 
 
 def _change(r: Mapping) -> str:

@@ -9,7 +9,7 @@ from typing import Mapping
 
 import numpy as np
 
-from recsys.format import count, interval, level, missing, one_sided_level, pct, pvalue, signed
+from recsys.core.format import count, interval, level, missing, one_sided_level, pct, pvalue, signed
 from recsys.report.reasons import decision_lines
 
 

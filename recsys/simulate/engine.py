@@ -25,11 +25,11 @@ from enum import IntEnum
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.page import Layout, Page
+from recsys.core.page import Layout, Page
 from recsys.policy import Policy
-from recsys.rng import KeyedPrefix, KeyedRandom
+from recsys.core.rng import KeyedPrefix, KeyedRandom
 from recsys.simulate.behaviour import BehaviourModel
-from recsys.simulate.logs import ABANDON_MINUTES, SOURCE_HOME, SOURCE_OFF_HOME, watch_share
+from recsys.core.logs import ABANDON_MINUTES, SOURCE_HOME, SOURCE_OFF_HOME, watch_share
 from recsys.simulate.state import ShardState, push_many
 
 
@@ -70,7 +70,7 @@ def search_slot(layout: Layout, max_episodes: int) -> int:
 
 @dataclass
 class DayLogs:
-    """Column arrays of one day's logs (see :mod:`recsys.simulate.logs` for the schemas)."""
+    """Column arrays of one day's logs (see :mod:`recsys.core.logs` for the schemas)."""
 
     impressions: dict[str, np.ndarray] | None
     plays: dict[str, np.ndarray]

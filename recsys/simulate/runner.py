@@ -3,11 +3,11 @@
 Users are split into fixed shards (:data:`SHARD_SIZE` users, independent of the number of
 workers); each day every shard is advanced by :func:`~recsys.simulate.engine.simulate_day`, then
 each policy may learn from its arm's logs of the day. Shards are independent within a day, so
-they run as tasks on any :class:`concurrent.futures.Executor` (see :mod:`recsys.parallel`); the
+they run as tasks on any :class:`concurrent.futures.Executor` (see :mod:`recsys.core.parallel`); the
 result is identical whatever the executor, because all randomness is keyed by user and day.
 
 What travels: the behaviour model and each fitted policy are sent to the workers once
-(:class:`recsys.parallel.Shared`), and again only after a refit; a task carries its shard's
+(:class:`recsys.core.parallel.Shared`), and again only after a refit; a task carries its shard's
 state, the day and the policies' small artwork state. With a :class:`RunStore`, workers write
 their shard's logs (impressions included) and state to partitioned files, only what the
 policies learn from comes back in memory, and an interrupted run can be resumed.
@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 
 from recsys.artwork import ArtworkPolicy
-from recsys.parallel import Shared, resolve
+from recsys.core.parallel import Shared, resolve
 from recsys.policy import Policy
-from recsys.progress import SILENT, Progress
-from recsys.rng import KeyedRandom
+from recsys.core.progress import SILENT, Progress
+from recsys.core.rng import KeyedRandom
 from recsys.simulate.behaviour import BehaviourModel
 from recsys.simulate.engine import DayLogs, simulate_day
-from recsys.simulate.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, SESSION_SCHEMA, Logs, empty_frame, frame
+from recsys.core.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, SESSION_SCHEMA, Logs, empty_frame, frame
 from recsys.simulate.state import ShardState
 from recsys.simulate.store import RunStore
 from recsys.world.build import World

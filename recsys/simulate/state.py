@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.page import UserContext
+from recsys.core.page import UserContext
 from recsys.world.build import World
 from recsys.world.users import UserTruth
 

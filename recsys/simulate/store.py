@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from recsys.simulate.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, SESSION_SCHEMA, Logs, empty_frame, frame
+from recsys.core.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, SESSION_SCHEMA, Logs, empty_frame, frame
 
 KINDS = {"impressions": IMPRESSION_SCHEMA, "plays": PLAY_SCHEMA, "sessions": SESSION_SCHEMA}
 _DAY = re.compile(r"^day=(-?\d+)$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys.simulate.logs import Logs
+from recsys.core.logs import Logs
 
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions", "active_days")
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from recsys.policy import GenreRowsPolicy
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import Logs, watch_share
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import Logs, watch_share
 from recsys.simulate.runner import Simulation
 from recsys.simulate.store import RunStore
 from recsys.world.build import World, build_world

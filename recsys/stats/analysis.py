@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats import bootstrap as boot
 from recsys.stats.corrections import adjust
 from recsys.stats.cuped import cuped_test

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.estimate import Effect, check_alpha, two_arm_effect
 
 SCALES = ("relative", "absolute")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 CORRECTIONS = ("holm", "bh", "none")
 

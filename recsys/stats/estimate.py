@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.inference import welch_df
 
 

@@ -36,7 +36,7 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 SPENDING = ("obrien-fleming", "pocock", "hsd", "power")
 _SD_SPAN = 9.0          # the kernel and the densities are cut at +-9 sd (mass beyond: 2e-19)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 KINDS = ("mean", "ratio", "proportion", "composite", "quantile")
 

@@ -26,7 +26,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.bayes import GaussianPrior
 from recsys.stats.capping import Cap
 from recsys.stats.group_sequential import SPENDING, check_fractions

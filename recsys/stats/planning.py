@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.corrections import adjust_rows
 from recsys.stats.metrics import Metric, get_metric
 from recsys.stats.roles import Levels, Roles

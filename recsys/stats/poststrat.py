@@ -30,7 +30,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.estimate import Effect, two_arm_effect
 from recsys.stats.regression import regression_effect
 from recsys.stats.summary import CupedStats, MeanStats, Moments, RatioStats, summarize

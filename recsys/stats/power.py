@@ -14,7 +14,7 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.metrics import get_metric
 
 _N_MAX = 1e12

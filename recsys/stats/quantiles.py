@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.estimate import Effect
 
 METHODS = ("normal", "bootstrap")

@@ -28,7 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.estimate import Effect, two_arm_effect, welch_df
 from recsys.stats.summary import Moments, stats_from_moments
 

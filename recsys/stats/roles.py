@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.corrections import CORRECTIONS
 from recsys.stats.metrics import get_metric
 

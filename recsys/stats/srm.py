@@ -12,7 +12,7 @@ from typing import Mapping
 import numpy as np
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 SRM_THRESHOLD = 0.001
 

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.metrics import BINARY_COLUMNS, NONNEGATIVE_COLUMNS, NULLABLE_COLUMNS
 
 

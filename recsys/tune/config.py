@@ -29,8 +29,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from recsys.config_util import dump_toml, from_mapping, load_file
-from recsys.errors import InputError
+from recsys.core.config import dump_toml, from_mapping, load_file
+from recsys.core.errors import InputError
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 
 #: the re-ranker weights a grid may sweep (policy parameter names, recsys.policies)

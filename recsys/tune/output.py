@@ -12,8 +12,8 @@ import base64
 import os
 from pathlib import Path
 
-from recsys.errors import InputError
-from recsys.io import atomic_dir, prepare_out_dir, write_json
+from recsys.core.errors import InputError
+from recsys.core.io import atomic_dir, prepare_out_dir, write_json
 
 
 def check_outputs(out: str | os.PathLike, json_path: str | os.PathLike | None = None) -> Path:

@@ -6,7 +6,7 @@ arm's policy, so putting all points in one experiment is the same as running eac
 0 on its own, at a fraction of the cost (one world and warm-up per replicate). Replicates use
 independent seeds spawned from the experiment's seed: each is a fresh world, population and
 assignment. Tasks are top-level functions of picklable arguments, run inline, in a process pool
-or on Dask (:mod:`recsys.parallel`); results are gathered in task order, so they never depend
+or on Dask (:mod:`recsys.core.parallel`); results are gathered in task order, so they never depend
 on the executor.
 """
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recsys.rng import generator
+from recsys.core.rng import generator
 from recsys.world.config import WorldConfig
 
 GENRE_NAMES = (

@@ -11,8 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from recsys.config_util import from_mapping, to_mapping
-from recsys.errors import InputError
+from recsys.core.config import from_mapping, to_mapping
+from recsys.core.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from recsys.rng import generator
+from recsys.core.rng import generator
 from recsys.world.catalog import CAST_DIM, MOODS, CatalogTruth
 from recsys.world.config import WorldConfig
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.evaluate import METRICS, evaluate_models, planted_dataset
 from recsys.evaluate.offline import unreleased
 from recsys.models import ALS, Popularity, Random

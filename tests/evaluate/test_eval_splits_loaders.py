@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.evaluate import load, load_csv, load_movielens, random_split, temporal_split
 
 

@@ -22,7 +22,7 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.cli import main
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.evaluate import evaluate_models, planted_dataset, temporal_split
 from recsys.evaluate.offline import ranked_lists
 from recsys.models import ALS, Content, Hybrid, Popularity, Random

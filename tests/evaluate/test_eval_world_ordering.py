@@ -25,8 +25,8 @@ from recsys.models.topn import top_n
 from recsys.oracle import OraclePolicy
 from recsys.policies import make_policy
 from recsys.rerank import Diversity
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import Logs
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation
 from recsys.simulate.warmup import synthetic_interactions
 from recsys.world.build import build_world

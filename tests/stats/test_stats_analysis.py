@@ -96,7 +96,7 @@ def test_methods_follow_cuped_and_covariates(small_table):
 def test_only_the_columns_in_play_are_required(small_table):
     """A table with just the success metric's and guardrails' columns analyses; a missing
     guardrail column is one line naming it."""
-    from recsys.errors import InputError
+    from recsys.core.errors import InputError
 
     cols = ["user_id", "arm", "segment", "clicks", "impressions", "churned", "early_abandons", "plays"]
     res = analyze(small_table[cols], "popularity")

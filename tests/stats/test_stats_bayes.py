@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.bayes import GaussianPrior, bayes_readout, bayes_test, expected_loss
 from recsys.stats.estimate import Effect, independent_effect
 from recsys.stats.summary import MeanStats, RatioStats

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.capping import Cap, cap_table
 from recsys.stats.synthetic import synthetic_table
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from recsys.decision import Reason, Roles, daily_verdicts, decide, rule
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.report.reasons import decision_lines, reason_text, verdict_text
 from recsys.stats.analysis import Analysis
 from recsys.stats.roles import Guardrail, Levels

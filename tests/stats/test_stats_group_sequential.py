@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.group_sequential import (GroupSequentialDesign, alpha_spent, classic_constant, design,
                                            equally_spaced, exit_probabilities, group_sequential_test,
                                            information_fractions)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.estimate import two_arm_effect
 from recsys.stats.poststrat import poststratified_effect, poststratify
 from recsys.stats.summary import CupedStats, MeanStats, RatioStats

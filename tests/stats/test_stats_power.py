@@ -6,7 +6,7 @@ import pytest
 from statsmodels.stats.power import NormalIndPower, TTestIndPower
 from statsmodels.stats.proportion import proportion_effectsize
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.power import (mde_mean, mde_proportion, plan, t_power, users_per_arm_mean,
                                 users_per_arm_proportion, z_power)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.bayes import bayes_readout
 from recsys.stats.quantiles import QuantileStats, quantile_metric, quantile_stats, quantile_test
 from recsys.stats.synthetic import synthetic_table

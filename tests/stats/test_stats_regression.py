@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 from sklearn.linear_model import LinearRegression
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 from recsys.stats.cuped import cuped_test
 from recsys.stats.regression import cupac_covariate, estimator_cov, regression_effect, regression_test
 from recsys.stats.summary import CupedStats, summarize

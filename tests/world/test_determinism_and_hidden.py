@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import parallel
+from recsys.core import parallel
 from recsys.experiment.config import ArmConfig
 from recsys.experiment.runner import run_experiment
-from recsys.page import Layout
+from recsys.core.page import Layout
 from recsys.policies import make_policy
-from recsys.rng import KeyedRandom, generator
+from recsys.core.rng import KeyedRandom, generator
 from recsys.world.build import World
 
 from world_config import small_config

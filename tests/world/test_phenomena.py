@@ -5,8 +5,8 @@ import pandas as pd
 
 from recsys.artwork import RandomArtwork
 from recsys.policy import PopularityPolicy
-from recsys.rng import KeyedRandom
-from recsys.simulate.logs import Logs
+from recsys.core.rng import KeyedRandom
+from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation
 from recsys.simulate.warmup import warm_up
 from recsys.world.build import build_world

@@ -8,7 +8,7 @@ import typing
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 T = TypeVar("T")
 

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 
 def _umask() -> int:

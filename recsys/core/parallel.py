@@ -24,7 +24,7 @@ import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Iterator
 
-from recsys.errors import InputError
+from recsys.core.errors import InputError
 
 #: seconds to wait for an existing Dask scheduler before giving up
 CONNECT_TIMEOUT = 10
