@@ -9,7 +9,7 @@ import types
 import pytest
 
 from recsys.cli import main
-from recsys.evaluate import planted_dataset
+from recsys.evaluate import load_movielens, planted_dataset
 
 METRIC_KEYS = {"precision", "recall", "ndcg", "map", "coverage", "ild", "novelty"}
 
@@ -22,11 +22,28 @@ def test_movielens_end_to_end(ml100k, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "ndcg" in text and "hybrid" in text
     res = json.loads(out.read_text())
-    assert res["k"] == 10 and res["split"] == "temporal"
-    assert set(res["models"]) == {"random", "popularity", "als", "bpr", "content", "hybrid"}
+    assert res["k"] == 10 and res["split"] == "user-temporal"
+    assert set(res["models"]) == {"random", "popularity", "als", "bpr", "itemknn", "rp3beta", "ease", "content", "hybrid"}
     assert all(METRIC_KEYS <= set(m) for m in res["models"].values())
     m = res["models"]
     assert m["als"]["ndcg"] > 1.2 * m["popularity"]["ndcg"] > 1.2 * m["random"]["ndcg"]
+    # the default split counts every user with two or more ratings, and says so
+    inter, _ = load_movielens(ml100k)
+    per_user = inter.groupby("user").size()
+    assert res["users_evaluated"] == (per_user >= 2).sum() > 200 and res["users_total"] == len(per_user)
+    assert f"{res['users_evaluated']} of {res['users_total']} users evaluated" in text
+    assert "per-user temporal" in res["split_description"] and "per-user temporal" in text
+    # intervals and paired tests, keys added beside section 6's
+    ref = res["reference"]
+    assert ref == max(m, key=lambda n: m[n]["ndcg"])
+    for name, block in m.items():
+        lo, hi = block["intervals"]["ndcg"]
+        assert lo < block["ndcg"] < hi
+        paired = block["paired"]
+        assert paired["reference"] == ref and paired["test"] == "paired t"
+        assert paired["diff"] == pytest.approx(block["ndcg"] - m[ref]["ndcg"], abs=1e-12)
+        if name != ref:
+            assert paired["ci_low"] <= paired["diff"] <= paired["ci_high"] and 0 <= paired["p_value"] <= 1
 
 
 def test_csv_with_segments_and_random_split(tmp_path, capsys):
@@ -50,7 +67,8 @@ def test_temporal_split_that_leaves_few_users_gets_a_note(tmp_path, capsys):
     inter["timestamp"] = start + inter.groupby("user").cumcount()
     p = tmp_path / "bursts.csv"
     inter.to_csv(p, index=False)
-    assert main(["evaluate", "--interactions", str(p), "--models", "popularity", "--no-progress"]) == 0
+    assert main(["evaluate", "--interactions", str(p), "--models", "popularity", "--split", "temporal",
+                 "--no-progress"]) == 0
     err = capsys.readouterr().err
     assert "note: only" in err and "--split random" in err
     assert main(["evaluate", "--interactions", str(p), "--models", "popularity", "--split", "random",
