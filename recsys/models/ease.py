@@ -47,7 +47,15 @@ class EASE(ItemItemScorer):
         X = self._fit_common(X)
         G = (X.T @ X).toarray().astype(np.float64)
         G[np.diag_indices(n)] += self.l2
-        P = scipy.linalg.inv(G, overwrite_a=True, check_finite=False)
+        # G is symmetric positive definite: invert through its Cholesky factor (LAPACK potrf,
+        # potri: about 1.5x faster than a general inverse), which fills the upper triangle
+        C, info = scipy.linalg.lapack.dpotrf(G, lower=False, overwrite_a=True)
+        if info == 0:
+            C, info = scipy.linalg.lapack.dpotri(C, lower=False, overwrite_c=True)
+        if info != 0:  # pragma: no cover - l2 > 0 makes G positive definite
+            raise InputError(f"EASE: the regularised Gram matrix is not invertible (LAPACK info {info})")
+        P = np.triu(C) + np.triu(C, 1).T
+        del C, G
         B = P / -np.diag(P)[None, :]
         B[np.diag_indices(n)] = 0.0
         self.weights_ = B.astype(np.float32)

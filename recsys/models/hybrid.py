@@ -119,7 +119,8 @@ class DenseHybrid(_Blend, Scorer):
     The same parameters, weights and cold-start behaviour as :class:`Hybrid`; each component's
     scores are computed densely for the batch and standardised per user over the catalogue
     (exactly what :class:`Hybrid` computes in closed form), so with ALS as ``cf`` both give the
-    same scores. ``cf`` defaults to :class:`~recsys.models.neighbours.ItemKNN`.
+    same scores. ``cf`` defaults to :class:`~recsys.models.neighbours.ItemKNN`; a tuple of
+    scorers is an ensemble, whose CF score is the standardised mean of their z-scores.
     """
 
     def __init__(self, cf=None, content=None, cf_weight: float = 1.0, content_weight: float = 0.35,
@@ -140,12 +141,21 @@ class DenseHybrid(_Blend, Scorer):
         self.prior_ = (counts / counts.sum() if counts.sum() > 0 else np.full(X.shape[1], 1.0 / max(X.shape[1], 1))
                        ).astype(np.float32)
         rs = check_random_state(self.random_state)
-        self.cf_ = _with_seed(self.cf if self.cf is not None else ItemKNN(), rs).fit(X, items)
+        cf = self.cf if self.cf is not None else ItemKNN()
+        parts = tuple(cf) if isinstance(cf, (tuple, list)) else (cf,)
+        if not parts:
+            raise ValueError("DenseHybrid needs at least one CF model")
+        self.cf_ = [_with_seed(m, rs).fit(X, items) for m in parts]
         self.content_ = None
         if items is not None and self.content_weight > 0:
             self.content_ = _with_seed(self.content if self.content is not None else Content(), rs).fit(X, items)
         self.zpop_ = _zpop(X).astype(np.float32)
         return self
+
+    def _cf_scores(self, users: np.ndarray, X: sp.csr_matrix | None) -> np.ndarray:
+        if len(self.cf_) == 1:
+            return self.cf_[0].score(users, X)
+        return sum(_standardise(m.score(users, X)) for m in self.cf_)
 
     def history_counts(self, users: np.ndarray, X: sp.csr_matrix | None = None) -> np.ndarray:
         """Distinct titles of history per user: fitted, or from ``X`` for users without fitted history."""
@@ -163,10 +173,10 @@ class DenseHybrid(_Blend, Scorer):
         cols = slice(None) if items is None else np.asarray(items)
         w_cf, w_ct, w_pop = self.blend_weights(self.history_counts(users, X))
         out = w_pop[:, None] * self.zpop_[cols][None, :].astype(np.float64)
-        comps = [(self.cf_, w_cf)] + ([(self.content_, w_ct)] if self.content_ is not None else [])
-        for model, w in comps:
-            if (w != 0).any():
-                out += w[:, None] * _standardise(model.score(users, X))[:, cols]
+        if (w_cf != 0).any():
+            out += w_cf[:, None] * _standardise(self._cf_scores(users, X))[:, cols]
+        if self.content_ is not None and (w_ct != 0).any():
+            out += w_ct[:, None] * _standardise(self.content_.score(users, X))[:, cols]
         cold = ~(out != 0).any(axis=1)
         if cold.any():  # nothing to go on (no history, no popularity weight): the popularity prior
             out[cold] = self.prior_[cols]
