@@ -146,3 +146,20 @@ def test_tune_model_bad_input_one_line_exit_2(ml100k, tmp_path, capsys, args, me
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], cap.err
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_the_same_choice_and_figures_on_any_number_of_workers(ml100k):
+    """Each trial carries its own seed: 1 or 2 worker processes choose the same parameters (about 10 s)."""
+    from recsys import parallel
+    from recsys.evaluate import load_movielens
+
+    inter, items = load_movielens(ml100k)
+    runs = []
+    for workers in (1, 2):
+        with parallel.executor(workers) as ex:
+            r = tune_models(inter, items, ["popularity", "als", "itemknn", "ease", "hybrid"], n_trials=3, seed=0,
+                            executor=ex)
+        runs.append(({n: t.trials for n, t in r.tuned.items()}, r.test.drop(columns="fit_seconds")))
+    assert runs[0][0] == runs[1][0]
+    pd.testing.assert_frame_equal(runs[0][1], runs[1][1])

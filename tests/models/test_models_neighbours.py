@@ -47,7 +47,7 @@ def test_itemknn_is_cosine_with_shrinkage_and_top_k_per_title(small, shrink):
                                rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.filterwarnings("ignore:Method expects CSR input")
 def test_itemknn_without_pruning_matches_implicits_cosine(small):
     ours = ItemKNN(neighbours=100, shrinkage=0.0).fit(small).weights_.toarray()
     ref = CosineRecommender(K=100)
