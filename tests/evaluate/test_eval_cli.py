@@ -118,3 +118,53 @@ def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, setup, args, mess
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], cap.err
     assert not out.exists()
+
+
+def test_movielens_1m_layout_end_to_end(tmp_path, capsys):
+    """ratings.dat / movies.dat with '::' separators, from the directory or the file."""
+    from movielens_fixture import write_movielens
+
+    path = write_movielens(tmp_path / "ml-1m", "1m", n_users=150, n_items=60)
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--interactions", str(path.parent), "--format", "movielens", "--models",
+                 "popularity,ease,hybrid", "--json", str(out), "--no-progress"]) == 0
+    res = json.loads(out.read_text())
+    assert set(res["models"]) == {"popularity", "ease", "hybrid"} and res["users_evaluated"] > 100
+    assert res["models"]["hybrid"]["ild"] == res["models"]["hybrid"]["ild"]   # genres read from movies.dat
+
+
+def test_csv_with_user_id_item_id_columns(tmp_path, capsys):
+    inter, items = planted_dataset(150, 60, clusters=3, mean_plays=10, seed=6)
+    p, it = tmp_path / "events.csv", tmp_path / "items.csv"
+    inter.rename(columns={"user": "user_id", "item": "item_id"}).to_csv(p, index=False)
+    items.assign(genres=items.genres.map("|".join)).rename(columns={"item": "item_id"})[["item_id", "genres"]].to_csv(
+        it, index=False)
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--interactions", str(p), "--items", str(it), "--models", "popularity,itemknn,hybrid",
+                 "--json", str(out), "--no-progress"]) == 0
+    res = json.loads(out.read_text())
+    assert res["split"] == "user-temporal" and res["users_evaluated"] == res["users_total"] - (
+        inter.groupby("user").size() < 2).sum()
+
+
+@pytest.mark.parametrize("setup, args, message", [
+    ("user_id,item_id,timestamp\n1,2,3\n1,4,5\n", ["--split", "kfold"], "invalid choice: 'kfold'"),
+    ("user_id,item_id,timestamp\n1,2,3\n1,4,5\n", ["--reference", "svd"], "--reference 'svd' is not among"),
+    ("user_id,item_id,timestamp\n1,2,3\n1,4,5\n", ["--split", "random", "--new-titles"], "--new-titles needs --split temporal"),
+    ("uid,item_id,timestamp\n1,2,3\n", [], "missing user column (user or user_id"),
+    ("user_id,item_id\n1,2\n1,3\n", [], "per-user temporal split needs a timestamp or day column"),
+    ("1::2::5::3\n1::x::4::5\n", ["--format", "movielens", "--interactions", "{d}/ratings.dat"], "column 'item' is not numeric"),
+])
+def test_new_options_bad_input_one_line_exit_2(tmp_path, capsys, setup, args, message):
+    f = tmp_path / "in.csv"
+    f.write_text(setup)
+    (tmp_path / "ratings.dat").write_text(setup)
+    out = tmp_path / "r.json"
+    argv = ["evaluate", "--interactions", str(f), *[a.format(d=tmp_path) for a in args], "--no-progress",
+            "--json", str(out)]
+    rc = main(argv)
+    cap = capsys.readouterr()
+    assert rc == 2 and cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], cap.err
+    assert not out.exists()
