@@ -243,7 +243,8 @@ def tune_models(interactions: pd.DataFrame, items: pd.DataFrame | None = None, m
         # stage 1: every model but the hybrid; the fixed ones are not searched
         stage1 = [n for n in names if n != "hybrid" and n not in FIXED]
         hybrid_cf = [n for n in HYBRID_CF if n in base] if "hybrid" in names else []
-        searched = list(dict.fromkeys(stage1 + hybrid_cf))
+        # the hybrid's parts are tuned first, whether or not they were asked for on their own
+        searched = list(dict.fromkeys(stage1 + hybrid_cf + (["content"] if "hybrid" in names else [])))
         jobs = []
         for name in searched:
             for params in candidates(name, base[name], spaces.get(name, {}), n_trials, seed):
@@ -260,7 +261,7 @@ def tune_models(interactions: pd.DataFrame, items: pd.DataFrame | None = None, m
                 t.params, t.validation_ndcg = params, ndcg
         for name in searched:
             chosen[name] = clone(base[name]).set_params(**tuned[name].params)
-        content = chosen.get("content", base.get("content"))
+        content = chosen.get("content")
         if "hybrid" in names:
             # the CF models alone, and an ensemble of the two best on validation
             top = sorted(hybrid_cf, key=lambda n: -tuned[n].validation_ndcg)
