@@ -1,6 +1,6 @@
-"""``recsys tune-model``: tune every model on a validation split of the training data, then
-report the tuned models' test figures with intervals and paired tests.
+"""``recsys tune-model``: tune each model on a validation split of the training data, then score it on the test.
 
+The tuned models' test figures come with intervals across users and paired tests.
 The data and split options are ``recsys evaluate``'s. The validation split is cut from the
 training part only; the test part is scored once, by the tuned models (docs/models.md, "Tuning").
 """
@@ -18,7 +18,7 @@ from recsys.errors import InputError
 
 def add_parser(subparsers, name: str):
     p = subparsers.add_parser(name, help="tune each model on a validation split, report tuned test figures",
-                              description=__doc__.splitlines()[0])
+                              description=__doc__.splitlines()[0].replace("``recsys tune-model``: ", "").capitalize())
     p.add_argument("--interactions", metavar="PATH", help="ratings/plays file (or MovieLens directory); "
                    "default: the synthetic world's logs")
     p.add_argument("--items", metavar="PATH", help="items file (MovieLens: found beside the ratings)")
