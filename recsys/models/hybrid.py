@@ -106,11 +106,17 @@ class Hybrid(_Blend, FactorScorer):
 
 
 def _standardise(S: np.ndarray) -> np.ndarray:
-    """Per-row z-scores over the columns (rows with no spread give 0)."""
-    S = S.astype(np.float64)
-    mu = S.mean(axis=1, keepdims=True)
-    sd = S.std(axis=1, keepdims=True)
-    return np.divide(S - mu, sd, out=np.zeros_like(S), where=sd > 1e-9)
+    """Per-row z-scores over the columns, float32, in place when ``S`` is a float32 array the
+    caller owns (rows with no spread give 0)."""
+    S = np.asarray(S, dtype=np.float32)
+    if not (S.flags.owndata and S.flags.writeable):  # never write into a scorer's own arrays
+        S = S.copy()
+    S -= S.mean(axis=1, keepdims=True, dtype=np.float64).astype(np.float32)
+    sd = np.sqrt(np.einsum("ij,ij->i", S, S, dtype=np.float64) / max(S.shape[1], 1)).astype(np.float32)
+    flat = sd <= 1e-9
+    np.divide(S, sd[:, None], out=S, where=~flat[:, None])
+    S[flat] = 0.0
+    return S
 
 
 class DenseHybrid(_Blend, Scorer):
@@ -155,7 +161,10 @@ class DenseHybrid(_Blend, Scorer):
     def _cf_scores(self, users: np.ndarray, X: sp.csr_matrix | None) -> np.ndarray:
         if len(self.cf_) == 1:
             return self.cf_[0].score(users, X)
-        return sum(_standardise(m.score(users, X)) for m in self.cf_)
+        total = _standardise(self.cf_[0].score(users, X))
+        for m in self.cf_[1:]:
+            total += _standardise(m.score(users, X))
+        return total
 
     def history_counts(self, users: np.ndarray, X: sp.csr_matrix | None = None) -> np.ndarray:
         """Distinct titles of history per user: fitted, or from ``X`` for users without fitted history."""
@@ -172,15 +181,17 @@ class DenseHybrid(_Blend, Scorer):
         users = np.asarray(users, dtype=np.int64)
         cols = slice(None) if items is None else np.asarray(items)
         w_cf, w_ct, w_pop = self.blend_weights(self.history_counts(users, X))
-        out = w_pop[:, None] * self.zpop_[cols][None, :].astype(np.float64)
-        if (w_cf != 0).any():
-            out += w_cf[:, None] * _standardise(self._cf_scores(users, X))[:, cols]
-        if self.content_ is not None and (w_ct != 0).any():
-            out += w_ct[:, None] * _standardise(self.content_.score(users, X))[:, cols]
+        out = w_pop.astype(np.float32)[:, None] * self.zpop_[cols][None, :]
+        for w, scores in ((w_cf, self._cf_scores), (w_ct, self.content_.score if self.content_ is not None else None)):
+            if scores is not None and (w != 0).any():
+                z = _standardise(scores(users, X))
+                z = z if items is None else z[:, cols]
+                z *= w.astype(np.float32)[:, None]
+                out += z
         cold = ~(out != 0).any(axis=1)
         if cold.any():  # nothing to go on (no history, no popularity weight): the popularity prior
             out[cold] = self.prior_[cols]
-        return out.astype(np.float32)
+        return out
 
     def recommend(self, users, X=None, n=10, filter_seen=True, exclude=None):
         from recsys.models.topn import top_n

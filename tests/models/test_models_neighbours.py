@@ -131,3 +131,17 @@ def test_item_item_models_learn_planted_structure():
     ndcg = evaluate_models(inter, items, models, k=10, split="random").set_index("model")["ndcg"]
     for name in ("itemknn", "rp3beta", "ease"):
         assert ndcg[name] > 1.2 * ndcg["popularity"], ndcg
+
+
+def test_dense_hybrid_over_als_is_the_hybrid(small):
+    """DenseHybrid standardises dense blocks; Hybrid computes the same z-scores in closed form."""
+    from recsys.evaluate.synthetic import planted_dataset as planted
+
+    inter, items = planted(300, 120, clusters=4, mean_plays=10, seed=3)
+    X = sp.csr_matrix((inter["weight"].to_numpy(np.float32), (inter["user"], inter["item"])), shape=(300, 120))
+    a = Hybrid(ALS(factors=8, iterations=4), Content(n_components=8), random_state=0).fit(X, items)
+    b = DenseHybrid(ALS(factors=8, iterations=4), Content(n_components=8), random_state=0).fit(X, items)
+    users = np.r_[np.arange(40), 400]                           # the last one unknown: popularity
+    np.testing.assert_allclose(a.score(users, X), b.score(users, X), atol=2e-5)
+    np.testing.assert_allclose(a.score(users, X, items=np.array([3, 9])), b.score(users, X, items=np.array([3, 9])),
+                               atol=2e-5)
