@@ -362,10 +362,10 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, *, seed: int
         scorer = _content_scorer(p, seed)
     else:
         scorer = make_hybrid(_cf_scorer(p, seed), _content_scorer(p, seed),
-                        cf_weight=_number("cf_weight", p["cf_weight"]),
-                        content_weight=_number("content_weight", p["content_weight"]),
-                        popularity_weight=_number("popularity_weight", p["popularity_weight"]),
-                        shrinkage=_number("shrinkage", p["shrinkage"]), random_state=seed)
+                             cf_weight=_number("cf_weight", p["cf_weight"]),
+                             content_weight=_number("content_weight", p["content_weight"]),
+                             popularity_weight=_number("popularity_weight", p["popularity_weight"]),
+                             shrinkage=_number("shrinkage", p["shrinkage"]), random_state=seed)
     if p["similarity"] not in SIMILARITIES:
         raise InputError(f"policy parameter similarity must be one of {', '.join(SIMILARITIES)}, "
                          f"got {p['similarity']!r}")
