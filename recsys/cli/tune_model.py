@@ -51,9 +51,11 @@ def add_parser(subparsers, name: str):
 
 
 def tuned_json(result) -> dict:
-    """The search: per model its chosen parameters, validation NDCG, trials and seconds."""
+    """The search: per model its chosen parameters, validation NDCG, trials and seconds, and
+    every trial as ``{"params", "validation_ndcg"}`` in the order tried."""
     return {name: {"params": t.params, "validation_ndcg": t.validation_ndcg, "trials": len(t.trials),
-                   "seconds": round(t.seconds, 3)}
+                   "seconds": round(t.seconds, 3),
+                   "history": [{"params": p, "validation_ndcg": v} for p, v in t.trials]}
             for name, t in result.tuned.items()}
 
 

@@ -119,6 +119,9 @@ def test_tune_model_cli(ml100k, tmp_path, capsys):
     assert set(res["tuned"]) == {"itemknn", "ease"} and set(res["models"]) == {"popularity", "itemknn", "ease"}
     assert set(res["tuned"]["itemknn"]["params"]) == {"neighbours", "shrinkage", "weighting"}
     assert res["tuning"]["validation_users"] > 0 and res["tuning"]["trials_per_model"] == 3
+    history = res["tuned"]["ease"]["history"]
+    assert len(history) == res["tuned"]["ease"]["trials"] and history[0]["params"] == {"l2": 200.0}
+    assert max(h["validation_ndcg"] for h in history) == res["tuned"]["ease"]["validation_ndcg"]
     assert res["split"] == "user-temporal" and "paired" in res["models"]["itemknn"]
 
 
