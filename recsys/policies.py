@@ -5,7 +5,8 @@
 ========== ===================================================================================
 random     :class:`~recsys.policy.RandomPolicy`
 popularity :class:`~recsys.policy.PopularityPolicy` (time-decayed plays; the usual control)
-cf         :class:`RecommenderPolicy` over :class:`~recsys.models.ALS` (or BPR, ``cf = "bpr"``)
+cf         :class:`RecommenderPolicy` over :class:`~recsys.models.ALS` (or ``cf = "bpr"``, or an
+           item-item model: ``"itemknn"``, ``"rp3beta"``, ``"ease"``; ``cf_params`` sets its own parameters)
 content    :class:`RecommenderPolicy` over :class:`~recsys.models.Content`
 hybrid     :class:`RecommenderPolicy` over :class:`~recsys.models.Hybrid`
 oracle     ``recsys.oracle.OraclePolicy``: ranks by the hidden truth, so the caller (the harness)
@@ -31,7 +32,7 @@ from sklearn.base import clone
 
 from recsys.artwork import ArtworkPolicy, make_artwork
 from recsys.core.errors import InputError
-from recsys.models import ALS, BPR, Content, Hybrid
+from recsys.models import ALS, BPR, EASE, Content, Hybrid, ItemKNN, RP3beta, make_hybrid
 from recsys.models._threads import single_threaded_blas
 from recsys.models.base import FactorScorer, Scorer
 from recsys.models.data import interaction_matrix
@@ -247,7 +248,9 @@ _COMMON = {"artwork": "fixed"}
 _RERANK = {"diversity": 0.0, "similarity": "genre", "calibration": 0.0, "longtail": 0.0, "new_days": 7,
            "candidates": 100, "rerank_depth": 100, "rows": list(DEFAULT_ROWS), "halflife": None}
 _CF = {"cf": "als", "factors": None, "regularization": None, "alpha": None, "iterations": None,
-       "learning_rate": None}  # None: the tuned default below for the chosen cf model
+       "learning_rate": None, "cf_params": None}  # None: the tuned default below for the chosen cf model
+#: item-item CF models a policy may take (``cf``); their parameters come as the table ``cf_params``
+ITEM_ITEM_CF = {"itemknn": ItemKNN, "rp3beta": RP3beta, "ease": EASE}
 #: defaults of the cf model inside a policy, tuned offline on the default world's warm-up plays
 #: (about 12 per user: few factors, strong regularisation; docs/models.md)
 CF_DEFAULTS = {"als": {"factors": 16, "regularization": 10.0, "alpha": 40.0, "iterations": 15},
@@ -278,9 +281,30 @@ def _number(name: str, v: Any, *, lo: float = 0.0, integer: bool = False, allow_
     return int(v) if integer else float(v)
 
 
+def _item_item_scorer(p: dict) -> Scorer:
+    """``cf`` an item-item model, ``cf_params`` its parameters (the class's defaults otherwise)."""
+    for k in ("factors", "regularization", "alpha", "iterations", "learning_rate"):
+        if p.get(k) is not None:
+            raise InputError(f"policy parameter {k} does not apply to cf = {p['cf']!r} (use cf_params)")
+    cls = ITEM_ITEM_CF[p["cf"]]
+    params = p.get("cf_params") or {}
+    if not isinstance(params, Mapping):
+        raise InputError(f"policy parameter cf_params must be a table, got {params!r}")
+    known = cls().get_params()
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise InputError(f"unknown cf_params key {unknown[0]!r} for cf = {p['cf']!r} (known: {', '.join(sorted(known))})")
+    return cls(**params).check_params()
+
+
 def _cf_scorer(p: dict, seed: int) -> Scorer:
+    if p["cf"] in ITEM_ITEM_CF:
+        return _item_item_scorer(p)
     if p["cf"] not in CF_DEFAULTS:
-        raise InputError(f"policy parameter cf must be als or bpr, got {p['cf']!r}")
+        raise InputError(f"policy parameter cf must be als or bpr, or an item-item model ({', '.join(ITEM_ITEM_CF)}), "
+                         f"got {p['cf']!r}")
+    if p.get("cf_params"):
+        raise InputError(f"policy parameter cf_params applies to item-item cf models, not cf = {p['cf']!r}")
     q = {k: (p[k] if p.get(k) is not None else v) for k, v in CF_DEFAULTS[p["cf"]].items()}
     for k in ("alpha", "learning_rate"):
         if p["cf"] not in (("als",) if k == "alpha" else ("bpr",)) and p.get(k) is not None:
@@ -337,11 +361,11 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, *, seed: int
     elif name == "content":
         scorer = _content_scorer(p, seed)
     else:
-        scorer = Hybrid(_cf_scorer(p, seed), _content_scorer(p, seed),
-                        cf_weight=_number("cf_weight", p["cf_weight"]),
-                        content_weight=_number("content_weight", p["content_weight"]),
-                        popularity_weight=_number("popularity_weight", p["popularity_weight"]),
-                        shrinkage=_number("shrinkage", p["shrinkage"]), random_state=seed)
+        scorer = make_hybrid(_cf_scorer(p, seed), _content_scorer(p, seed),
+                             cf_weight=_number("cf_weight", p["cf_weight"]),
+                             content_weight=_number("content_weight", p["content_weight"]),
+                             popularity_weight=_number("popularity_weight", p["popularity_weight"]),
+                             shrinkage=_number("shrinkage", p["shrinkage"]), random_state=seed)
     if p["similarity"] not in SIMILARITIES:
         raise InputError(f"policy parameter similarity must be one of {', '.join(SIMILARITIES)}, "
                          f"got {p['similarity']!r}")

@@ -24,6 +24,7 @@ COMMANDS = {
     "ab": "ab",
     "analyze": "analyze",
     "evaluate": "evaluate",
+    "tune-model": "tune_model",
     "tune-diversity": "tune_diversity",
     "artwork-test": "artwork_test",
     "preview": "preview",

@@ -120,15 +120,32 @@ def _movielens_items(path: Path) -> pd.DataFrame:
     return pd.DataFrame({"item": df["item"].astype(np.int64), "name": df["name"].astype(str), "genres": genres})
 
 
+#: other names of the id columns a CSV may use (the first present is renamed)
+ALIASES = {"user": ("user_id",), "item": ("item_id",)}
+
+
+def _rename_ids(df: pd.DataFrame, cols: tuple[str, ...]) -> pd.DataFrame:
+    """``user_id`` / ``item_id`` read as ``user`` / ``item`` when those are absent."""
+    rename = {}
+    for col in cols:
+        if col not in df:
+            alias = next((a for a in ALIASES[col] if a in df), None)
+            if alias is not None:
+                rename[alias] = col
+    return df.rename(columns=rename) if rename else df
+
+
 def load_csv(interactions: str | Path, items: str | Path | None = None, *,
              threshold: float | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """A CSV with a header ``user,item[,rating][,timestamp]`` (extra columns are kept, e.g. a
-    segment label); an optional items CSV with ``item`` and ``genres`` ("a|b|c")."""
+    """A CSV with a header ``user,item[,rating][,timestamp]`` (or ``user_id``, ``item_id``; extra
+    columns are kept, e.g. a segment label); an optional items CSV with ``item`` (or ``item_id``)
+    and ``genres`` ("a|b|c")."""
     path = Path(interactions)
-    df = _read(path, "interactions")
+    df = _rename_ids(_read(path, "interactions"), ("user", "item"))
     for col in ("user", "item"):
         if col not in df:
-            raise InputError(f"{path}: missing {col} column (columns: {', '.join(map(str, df.columns))})")
+            raise InputError(f"{path}: missing {col} column ({col} or {col}_id; "
+                             f"columns: {', '.join(map(str, df.columns))})")
     if df.empty:
         raise InputError(f"{path}: no interactions")
     if df[["user", "item"]].isna().any().any():
@@ -140,9 +157,9 @@ def load_csv(interactions: str | Path, items: str | Path | None = None, *,
     item_frame = None
     if items is not None:
         ipath = Path(items)
-        it = _read(ipath, "items")
+        it = _rename_ids(_read(ipath, "items"), ("item",))
         if "item" not in it:
-            raise InputError(f"{ipath}: missing item column")
+            raise InputError(f"{ipath}: missing item column (item or item_id)")
         it = it.copy()
         it["genres"] = [[] if pd.isna(g) else [s for s in str(g).split("|") if s] for g in it.get("genres", [np.nan] * len(it))]
         item_frame = it

@@ -9,6 +9,7 @@ hashable values; they are mapped to indices here.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
@@ -18,22 +19,31 @@ from sklearn.base import clone
 
 from recsys.core.errors import InputError
 from recsys.evaluate import metrics as M
-from recsys.evaluate.splits import random_split, temporal_split, time_column
-from recsys.models import ALS, BPR, Content, Hybrid, Popularity, Random
+from recsys.evaluate.intervals import paired_t, t_interval
+from recsys.evaluate.splits import random_split, temporal_split, time_column, user_temporal_split
+from recsys.models import ALS, BPR, EASE, Content, Hybrid, ItemKNN, Popularity, Random, RP3beta
 from recsys.models.base import Scorer
 from recsys.models.features import genre_matrix
 from recsys.core.rng import KeyedRandom
 
-SPLITS = ("temporal", "random")
+SPLITS = ("user-temporal", "temporal", "random")
+#: how each split is described to a reader
+SPLIT_TEXT = {"user-temporal": "per-user temporal (each user's last {f:.0%} of interactions by time held out; "
+                               "equal times in a seeded random order)",
+              "temporal": "global temporal (every interaction after the {q:.0%} time quantile held out)",
+              "random": "per-user random (a random {f:.0%} of each user's interactions held out)"}
+#: accuracy metrics, the per-user ones that get intervals
+ACCURACY = ("precision", "recall", "ndcg", "map")
 TIES = ("random", "model")
 DAY_SECONDS = 86_400
 METRICS = ("precision", "recall", "ndcg", "map", "coverage", "ild", "novelty", "longtail")
 
 
 def default_models(seed: int = 0, *, with_content: bool = True) -> dict[str, Any]:
-    """random, popularity, als, bpr and (with item metadata) content and hybrid."""
+    """random, popularity, als, bpr, itemknn, rp3beta, ease and (with item metadata) content and hybrid."""
     models: dict[str, Any] = {"random": Random(random_state=seed), "popularity": Popularity(),
-                              "als": ALS(random_state=seed), "bpr": BPR(random_state=seed)}
+                              "als": ALS(random_state=seed), "bpr": BPR(random_state=seed),
+                              "itemknn": ItemKNN(), "rp3beta": RP3beta(), "ease": EASE()}
     if with_content:
         models["content"] = Content(random_state=seed)
         models["hybrid"] = Hybrid(random_state=seed)
@@ -174,41 +184,58 @@ def _segment_labels(segments, df: pd.DataFrame, enc: Encoded) -> np.ndarray | No
     return series.reindex(enc.user_index).fillna("unknown").astype(str).to_numpy()
 
 
-def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = None,
-                    models: Mapping[str, Any] | None = None, *, k: int = 10, split: str = "temporal",
-                    test_fraction: float = 0.2, segments: str | pd.Series | Mapping | None = None,
-                    seed: int = 0, cold_items: bool = False, new_titles: bool = False,
-                    min_history: int = 1, ties: str = "random", progress: bool = False) -> pd.DataFrame:
-    """Fit every model on the training part and score its top-``k`` on the held-out part.
+def split_frame(df: pd.DataFrame, split: str, test_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test) of ``df`` by the named split (:data:`SPLITS`)."""
+    if split == "temporal":
+        return temporal_split(df, test_fraction)
+    if split == "user-temporal":
+        return user_temporal_split(df, test_fraction, seed=seed)
+    if split == "random":
+        return random_split(df, test_fraction, seed=seed)
+    raise InputError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
 
-    ``models``: name -> scorer or :class:`~recsys.models.pipeline.Pipeline` (anything with
-    ``fit(X, items)`` and ``recommend(users, X, n, filter_seen, exclude)``); default
-    :func:`default_models`. Evaluated users have ``min_history`` training titles and at least
-    one held-out title they had not played in training. ``segments``: a column of
-    ``interactions`` or a user -> label mapping; results come for "all" and per label.
-    ``cold_items``: only titles with no training interaction count, as test targets and as
-    candidates (in a sparse log this mixes never-played back catalogue with new releases).
-    ``new_titles``: the titles released after training, by their public release day: only
-    titles with ``release_day`` (in ``items``) after the temporal cut and no training
-    interaction count, as test targets and as candidates, so the lists rank the new titles
-    among themselves (needs ``split="temporal"``; a larger ``test_fraction`` moves the cut
-    earlier and lets more titles out after it). Titles released after the last held-out
-    interaction are never candidates. ``ties``: ``"random"`` breaks a scorer's equal scores at
-    random per (user, title) (seeded by ``seed``; :func:`ranked_lists`), ``"model"`` keeps the
-    order its top-n returns. Returns one row per (model, segment) with the columns of
-    :data:`METRICS` plus ``users`` and ``fit_seconds``.
+
+def describe_split(split: str, test_fraction: float) -> str:
+    return SPLIT_TEXT[split].format(f=test_fraction, q=1.0 - test_fraction)
+
+
+@dataclass
+class Holdout:
+    """A train / test split ready to score: the training matrix, the evaluated users' held-out
+    titles (``truth``, one row per evaluated user) and what the beyond-accuracy metrics need."""
+
+    enc: Encoded
+    train: pd.DataFrame
+    test: pd.DataFrame
+    X: sp.csr_matrix
+    users: np.ndarray
+    truth: sp.csr_matrix
+    exclude: np.ndarray | None
+    genres: sp.csr_matrix
+    users_per_item: np.ndarray
+    head: np.ndarray
+    labels: np.ndarray | None
+
+    @property
+    def n_items(self) -> int:
+        return self.enc.n_items
+
+
+def holdout(interactions: pd.DataFrame, items: pd.DataFrame | None = None, *, split: str = "temporal",
+            test_fraction: float = 0.2, seed: int = 0, segments=None, cold_items: bool = False,
+            new_titles: bool = False, min_history: int = 1) -> Holdout:
+    """Split ``interactions`` and build the :class:`Holdout` (arguments as :func:`evaluate_models`).
+
+    Everything here is computed from the frame given: called on a training part, it cuts a
+    validation split without ever seeing the test part (:mod:`recsys.evaluate.tune`).
     """
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
-        raise InputError(f"k must be a positive integer, got {k!r}")
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
-    if ties not in TIES:
-        raise InputError(f"unknown ties {ties!r} (known: {', '.join(TIES)})")
     if new_titles and split != "temporal":
         raise InputError("new_titles needs a temporal split: titles released after the training cut")
     df = check_interactions(interactions)
     enc = Encoded(df, items)
-    train, test = temporal_split(df, test_fraction) if split == "temporal" else random_split(df, test_fraction, seed=seed)
+    train, test = split_frame(df, split, test_fraction, seed)
     X = enc.matrix(train)
     truth = enc.matrix(test, binary=True)
     seen = X.copy()
@@ -230,47 +257,122 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
         truth = (truth @ sp.diags(new.astype(np.float32))).tocsr()
         truth.eliminate_zeros()
         excluded |= ~new
-    exclude = np.flatnonzero(excluded) if excluded.any() else None
     history = np.diff(X.indptr)
-    eval_users = np.flatnonzero((np.diff(truth.indptr) > 0) & (history >= min_history))
-    if len(eval_users) == 0:
+    users = np.flatnonzero((np.diff(truth.indptr) > 0) & (history >= min_history))
+    if len(users) == 0:
         raise InputError("no user has both training history and held-out interactions: too little data for this split")
-    truth_u = truth[eval_users]
     genres, _ = genre_matrix(enc.items, enc.n_items)
-    head = M.head_items(users_per_item)
-    n_train_users = int((history > 0).sum())
-    labels = _segment_labels(segments, df, enc)
-    if models is None:
-        models = default_models(seed, with_content=enc.items is not None)
-    names = list(models)
-    if progress:
-        from tqdm.auto import tqdm
-        names = tqdm(names, desc="evaluate", unit="model")
+    return Holdout(enc=enc, train=train, test=test, X=X, users=users, truth=truth[users],
+                   exclude=np.flatnonzero(excluded) if excluded.any() else None, genres=genres,
+                   users_per_item=users_per_item, head=M.head_items(users_per_item),
+                   labels=_segment_labels(segments, df, enc))
+
+
+def per_user_metrics(model, h: Holdout, k: int = 10, *, ties: str = "random", seed: int = 0,
+                     fit: bool = True) -> tuple[dict[str, np.ndarray], np.ndarray, float]:
+    """Fit ``model`` (a clone) on the holdout's training matrix and score its top-``k``: (per-user
+    metric arrays aligned with ``h.users``, the lists, fit seconds)."""
+    t0 = time.perf_counter()
+    if fit:
+        model = clone(model)
+        model.fit(h.X, h.enc.items)
+    fit_s = time.perf_counter() - t0
+    rec = ranked_lists(model, h.users, h.X, k, h.exclude, h.n_items, ties=ties, seed=seed)
+    n_train_users = int((np.diff(h.X.indptr) > 0).sum())
+    per_user = {
+        "precision": M.precision_at_k(rec, h.truth), "recall": M.recall_at_k(rec, h.truth),
+        "ndcg": M.ndcg_at_k(rec, h.truth), "map": M.ap_at_k(rec, h.truth),
+        "ild": M.intra_list_diversity(rec, h.genres), "novelty": M.novelty(rec, h.users_per_item, n_train_users),
+        "longtail": M.longtail_share(rec, h.head),
+    }
+    return per_user, rec, fit_s
+
+
+def summarise(results: Mapping[str, tuple[dict[str, np.ndarray], np.ndarray, float]], h: Holdout, *,
+              reference: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """One row per (model, segment) from :func:`per_user_metrics` results: the means of
+    :data:`METRICS`, t-intervals of the accuracy metrics across users, and NDCG's paired t-test
+    against ``reference`` (default: the model with the highest NDCG over all users)."""
+    names = list(results)
+    if reference is None:
+        reference = max(names, key=lambda n: np.mean(results[n][0]["ndcg"]))
+    elif reference not in results:
+        raise InputError(f"reference model {reference!r} is not among the models evaluated ({', '.join(names)})")
+    groups = [("all", np.ones(len(h.users), dtype=bool))]
+    if h.labels is not None:
+        lab = h.labels[h.users]
+        groups += [(str(g), lab == g) for g in sorted(pd.unique(lab))]
+    ref_ndcg = results[reference][0]["ndcg"]
     rows = []
     for name in names:
-        model = clone(models[name])
-        t0 = time.perf_counter()
-        model.fit(X, enc.items)
-        fit_s = time.perf_counter() - t0
-        rec = ranked_lists(model, eval_users, X, k, exclude, enc.n_items, ties=ties, seed=seed)
-        per_user = {
-            "precision": M.precision_at_k(rec, truth_u), "recall": M.recall_at_k(rec, truth_u),
-            "ndcg": M.ndcg_at_k(rec, truth_u), "map": M.ap_at_k(rec, truth_u),
-            "ild": M.intra_list_diversity(rec, genres), "novelty": M.novelty(rec, users_per_item, n_train_users),
-            "longtail": M.longtail_share(rec, head),
-        }
-        groups = [("all", np.ones(len(eval_users), dtype=bool))]
-        if labels is not None:
-            lab = labels[eval_users]
-            groups += [(str(g), lab == g) for g in sorted(pd.unique(lab))]
+        per_user, rec, fit_s = results[name]
         for seg, mask in groups:
             row = {"model": name, "segment": seg, "users": int(mask.sum())}
             for m in METRICS:
                 if m == "coverage":
-                    row[m] = M.coverage(rec[mask], enc.n_items)
+                    row[m] = M.coverage(rec[mask], h.n_items)
                 else:
                     vals = per_user[m][mask]
                     row[m] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
             row["fit_seconds"] = fit_s
+            for m in ACCURACY:
+                row[f"{m}_ci_low"], row[f"{m}_ci_high"] = t_interval(per_user[m][mask], confidence)
+            test = paired_t(per_user["ndcg"][mask], ref_ndcg[mask], confidence)
+            row.update(reference=reference, ndcg_diff=test.diff, ndcg_diff_ci_low=test.ci_low,
+                       ndcg_diff_ci_high=test.ci_high, ndcg_p_value=test.p_value)
             rows.append(row)
-    return pd.DataFrame(rows, columns=["model", "segment", "users", *METRICS, "fit_seconds"])
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+#: the columns of :func:`evaluate_models`' frame
+COLUMNS = ["model", "segment", "users", *METRICS, "fit_seconds",
+           *[f"{m}_ci_{s}" for m in ACCURACY for s in ("low", "high")],
+           "reference", "ndcg_diff", "ndcg_diff_ci_low", "ndcg_diff_ci_high", "ndcg_p_value"]
+
+
+def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = None,
+                    models: Mapping[str, Any] | None = None, *, k: int = 10, split: str = "temporal",
+                    test_fraction: float = 0.2, segments: str | pd.Series | Mapping | None = None,
+                    seed: int = 0, cold_items: bool = False, new_titles: bool = False,
+                    min_history: int = 1, ties: str = "random", progress: bool = False,
+                    reference: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Fit every model on the training part and score its top-``k`` on the held-out part.
+
+    ``models``: name -> scorer or :class:`~recsys.models.pipeline.Pipeline` (anything with
+    ``fit(X, items)`` and ``recommend(users, X, n, filter_seen, exclude)``); default
+    :func:`default_models`. ``split``: ``temporal`` (one global cut in time), ``user-temporal``
+    (each user's latest interactions held out) or ``random`` (per user). Evaluated users have
+    ``min_history`` training titles and at least one held-out title they had not played in
+    training; every model is scored on the same users. ``segments``: a column of
+    ``interactions`` or a user -> label mapping; results come for "all" and per label.
+    ``cold_items``: only titles with no training interaction count, as test targets and as
+    candidates (in a sparse log this mixes never-played back catalogue with new releases).
+    ``new_titles``: the titles released after training, by their public release day: only
+    titles with ``release_day`` (in ``items``) after the temporal cut and no training
+    interaction count, as test targets and as candidates, so the lists rank the new titles
+    among themselves (needs ``split="temporal"``; a larger ``test_fraction`` moves the cut
+    earlier and lets more titles out after it). Titles released after the last held-out
+    interaction are never candidates. ``ties``: ``"random"`` breaks a scorer's equal scores at
+    random per (user, title) (seeded by ``seed``; :func:`ranked_lists`), ``"model"`` keeps the
+    order its top-n returns. Returns one row per (model, segment) with :data:`COLUMNS`: the
+    means of :data:`METRICS`, ``users`` and ``fit_seconds``; ``<metric>_ci_low/high``, the
+    ``confidence`` t-interval of each accuracy metric's mean across users; and the paired
+    t-test of NDCG against ``reference`` (default: the best model by NDCG), per user:
+    ``ndcg_diff`` (model minus reference), its interval and ``ndcg_p_value``.
+    """
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
+        raise InputError(f"k must be a positive integer, got {k!r}")
+    if ties not in TIES:
+        raise InputError(f"unknown ties {ties!r} (known: {', '.join(TIES)})")
+    h = holdout(interactions, items, split=split, test_fraction=test_fraction, seed=seed, segments=segments,
+                cold_items=cold_items, new_titles=new_titles, min_history=min_history)
+    if models is None:
+        models = default_models(seed, with_content=h.enc.items is not None)
+    if reference is not None and reference not in models:
+        raise InputError(f"reference model {reference!r} is not among the models ({', '.join(models)})")
+    names = list(models)
+    if progress:
+        from tqdm.auto import tqdm
+        names = tqdm(names, desc="evaluate", unit="model")
+    results = {name: per_user_metrics(models[name], h, k, ties=ties, seed=seed) for name in names}
+    return summarise(results, h, reference=reference, confidence=confidence)

@@ -1,5 +1,8 @@
 """Hold-out splits of an interactions frame (columns ``user``, ``item``, optional time).
 
+* user-temporal: per user, the last ``test_fraction`` of their interactions by time (at least
+  one) held out, equal times ordered by a seeded shuffle, for users with at least
+  ``min_interactions``: every such user is evaluated on their own future;
 * temporal: everything after a global cut time is test; the cut is the ``1 - test_fraction``
   quantile of the times, so the models never see the future (new titles included);
 * random: per user, ``test_fraction`` of their interactions (at least one) held out at random,
@@ -42,17 +45,37 @@ def random_split(df: pd.DataFrame, test_fraction: float = 0.2, *, seed: int = 0,
     """(train, test): per user a random ``test_fraction`` (rounded, at least 1) held out."""
     if not 0.0 < test_fraction < 1.0:
         raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    rng = generator(seed, "random-split")
-    users = df["user"].to_numpy()
-    codes, _ = pd.factorize(users)
-    # a random rank within each user: sort by (user, random key)
-    key = rng.random(len(df))
-    order = np.lexsort((key, codes))
+    key = generator(seed, "random-split").random(len(df))
+    test = _held_out_last(df, -key, test_fraction, min_interactions)
+    return df[~test].reset_index(drop=True), df[test].reset_index(drop=True)
+
+
+def _held_out_last(df: pd.DataFrame, key: np.ndarray, test_fraction: float, min_interactions: int) -> np.ndarray:
+    """Mask of each user's last ``test_fraction`` (rounded, at least 1) interactions in the order of
+    ``key`` (users with fewer than ``min_interactions`` keep all in training)."""
+    codes, _ = pd.factorize(df["user"].to_numpy())
+    order = np.lexsort((key, codes))             # by user, then by key
     counts = np.bincount(codes)
     start = np.repeat(np.cumsum(counts) - counts, counts)
     rank = np.empty(len(df), dtype=np.int64)
     rank[order] = np.arange(len(df)) - start
     n = counts[codes]
     n_test = np.maximum(1, np.rint(n * test_fraction)).astype(np.int64)
-    test = (rank < n_test) & (n >= min_interactions)
+    return (rank >= n - n_test) & (n >= min_interactions)
+
+
+def user_temporal_split(df: pd.DataFrame, test_fraction: float = 0.2, *, seed: int = 0,
+                        min_interactions: int = 2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, test): per user, the latest ``test_fraction`` of their interactions (rounded, at
+    least 1) held out; interactions at the same time are ordered by a shuffle seeded by ``seed``."""
+    col = time_column(df)
+    if col is None:
+        raise InputError("a per-user temporal split needs a timestamp or day column (or use --split random)")
+    if not 0.0 < test_fraction < 1.0:
+        raise InputError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    t = pd.to_numeric(df[col]).to_numpy(np.float64)
+    shuffle = generator(seed, "user-temporal-split").random(len(df))
+    # rank by time, equal times by the shuffle: a float key in [0, 1) breaks ties within a time
+    time_rank = pd.Series(t).rank(method="dense").to_numpy()
+    test = _held_out_last(df, time_rank + shuffle, test_fraction, min_interactions)
     return df[~test].reset_index(drop=True), df[test].reset_index(drop=True)

@@ -8,7 +8,7 @@ import pytest
 
 from recsys.core.errors import InputError
 from recsys.evaluate import METRICS, evaluate_models, planted_dataset
-from recsys.evaluate.offline import unreleased
+from recsys.evaluate.offline import COLUMNS, unreleased
 from recsys.models import ALS, Popularity, Random
 
 
@@ -24,7 +24,8 @@ def test_frame_layout_and_segments(data):
     inter, items = data
     inter = inter.assign(segment=np.where(inter.user % 2 == 0, "even", "odd"))
     res = evaluate_models(inter, items, FAST, k=5, segments="segment")
-    assert list(res.columns) == ["model", "segment", "users", *METRICS, "fit_seconds"]
+    assert list(res.columns) == COLUMNS
+    assert COLUMNS[:len(METRICS) + 4] == ["model", "segment", "users", *METRICS, "fit_seconds"]  # as before
     assert set(res.segment) == {"all", "even", "odd"} and len(res) == 9
     one = res[res.model == "als"].set_index("segment")
     assert one.loc["even", "users"] + one.loc["odd", "users"] == one.loc["all", "users"]

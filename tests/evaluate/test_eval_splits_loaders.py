@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from recsys.core.errors import InputError
-from recsys.evaluate import load, load_csv, load_movielens, random_split, temporal_split
+from recsys.evaluate import load, load_csv, load_movielens, random_split, temporal_split, user_temporal_split
 
 
 
@@ -83,3 +83,31 @@ def _empty_dir(tmp_path):
     d = tmp_path / "empty"
     d.mkdir()
     return d
+
+
+def test_user_temporal_split_holds_out_each_users_latest():
+    rng = np.random.default_rng(0)
+    n = rng.integers(1, 15, 40)
+    users = np.repeat(np.arange(40), n)
+    df = pd.DataFrame({"user": users, "item": np.arange(len(users)), "timestamp": rng.integers(0, 5, len(users))})
+    train, test = user_temporal_split(df, 0.2, seed=3)
+    assert len(train) + len(test) == len(df)
+    per_user = test.groupby("user").size()
+    counts = pd.Series(n, index=np.arange(40))
+    expect = np.maximum(1, np.rint(counts * 0.2)).astype(int)[counts >= 2]
+    pd.testing.assert_series_equal(per_user.sort_index(), expect.sort_index(), check_names=False)
+    # every held-out interaction is at or after the user's latest training one
+    last_train = train.groupby("user").timestamp.max()
+    first_test = test.groupby("user").timestamp.min()
+    assert (first_test >= last_train.reindex(first_test.index)).all()
+    # equal times are ordered by the seeded shuffle: same seed same split, another seed may differ
+    pd.testing.assert_frame_equal(test, user_temporal_split(df, 0.2, seed=3)[1])
+    assert any(not test.equals(user_temporal_split(df, 0.2, seed=s)[1]) for s in range(4, 8))
+    with pytest.raises(InputError, match="timestamp or day"):
+        user_temporal_split(df.drop(columns="timestamp"))
+
+
+def test_user_temporal_split_reads_days_too():
+    df = pd.DataFrame({"user": [0] * 5 + [1] * 5, "item": range(10), "day": [1, 2, 3, 4, 5, 5, 4, 3, 2, 1]})
+    _, test = user_temporal_split(df, 0.2)
+    assert sorted(test["item"]) == [4, 5]

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 
 from recsys.evaluate.synthetic import planted_dataset
-from recsys.models import ALS, BPR, Content, Hybrid, Popularity, Random
+from recsys.models import ALS, BPR, EASE, Content, DenseHybrid, Hybrid, ItemKNN, Popularity, Random, RP3beta
 from recsys.models.base import rows_for
 
 # small, fast configurations; the contract does not depend on the sizes
@@ -22,6 +22,13 @@ SCORERS = {
     "bpr": lambda rs: BPR(factors=8, iterations=10, random_state=rs),
     "content": lambda rs: Content(n_components=8, random_state=rs),
     "hybrid": lambda rs: Hybrid(ALS(factors=8, iterations=4), Content(n_components=8), random_state=rs),
+    "itemknn": lambda rs: ItemKNN(neighbours=20),
+    "itemknn-bm25": lambda rs: ItemKNN(neighbours=20, weighting="bm25", shrinkage=0.0),
+    "itemknn-tfidf": lambda rs: ItemKNN(neighbours=20, weighting="tfidf"),
+    "rp3beta": lambda rs: RP3beta(neighbours=20),
+    "ease": lambda rs: EASE(l2=50.0),
+    "dense-hybrid-knn": lambda rs: DenseHybrid(ItemKNN(neighbours=20), Content(n_components=8), random_state=rs),
+    "dense-hybrid-ease": lambda rs: DenseHybrid(EASE(l2=50.0), Content(n_components=8), random_state=rs),
 }
 
 
@@ -114,3 +121,12 @@ def test_no_warnings_from_fitting(make, data):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         make(0).fit(X, items).score(np.arange(5), X)
+
+
+def test_scores_a_subset_of_titles(make, data):
+    """``score(users, X, items=...)`` (the policies' extra candidates) equals the full scores' columns."""
+    X, items = data
+    model = make(0).fit(X, items)
+    users, cols = np.arange(30), np.array([5, 0, 77, 3])
+    full = model.score(users, X)
+    np.testing.assert_allclose(model.score(users, X, items=cols), full[:, cols], rtol=1e-5, atol=1e-6)
