@@ -1,8 +1,10 @@
 """Running an experiment: world, warm-up, training, assignment, simulation, per-user table.
 
-Arms are isolated: each arm's policy is trained on the warm-up logs and, when the file asks
-for retraining, on its *own* arm's experiment logs only, so one arm's feedback loop never leaks
-into another's (and a user's outcome depends only on the seed, their id and their arm's policy).
+Arms are isolated: each arm's policy is trained on the warm-up logs and refitted, on a schedule
+(:meth:`~recsys.experiment.config.ExperimentConfig.refit_every`: popularity daily and model-based
+policies weekly by default, as in production; frozen when the file asks), on the warm-up logs and
+its *own* arm's experiment logs only, so one arm's feedback loop never leaks into another's (and a
+user's outcome depends only on the seed, their id and their arm's policy).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from recsys.artwork import FixedArtwork
 from recsys.experiment.assign import assign
 from recsys.experiment.config import ExperimentConfig
 from recsys.policies import make_policy
@@ -43,6 +46,18 @@ class ExperimentResult:
 
 def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
     return [make_policy(a.policy, dict(a.params), seed=config.seed, world=world) for a in config.arms]
+
+
+def refit(policy: Policy, logs: Logs, world: World, day: int) -> Policy:
+    """Refit ``policy``'s model on ``logs`` (days before ``day``), keeping what its artwork policy
+    has learnt: a scheduled refresh replaces the model, not the artwork bandit's posterior."""
+    learnt = policy.artwork
+    policy.artwork = FixedArtwork()     # fitted and dropped: cheap
+    try:
+        policy.fit(logs, world.catalog, day=day, n_users=world.n_users)
+    finally:
+        policy.artwork = learnt
+    return policy
 
 
 def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: Progress | None = None,
@@ -81,18 +96,18 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
             p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
     rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
     sim.set_arms(arm)
-    own_logs: list[list[Logs]] = [[] for _ in policies]
+    every = [config.refit_every(a) for a in config.arms]
+    own_plays: list[list] = [[] for _ in policies]
 
     def on_day(day: int, logs: Logs, learned: list) -> None:
         for a, p in enumerate(policies):
             if learned[a]:
                 p.learn(learned[a])
-            if config.retrain_every:
-                mine = arm_rows(Logs(logs.plays, logs.sessions, None), arm, a)
-                own_logs[a].append(mine)
-                if (day + 1) % config.retrain_every == 0 and day + 1 < config.days:
-                    p.fit(Logs.concat([train_logs, *own_logs[a]]).observed(), world.catalog,
-                          day=day + 1, n_users=world.n_users)
+            if every[a]:
+                own_plays[a].append(arm_rows(Logs(logs.plays, logs.sessions.iloc[:0], None), arm, a).plays)
+                if (day + 1) % every[a] == 0 and day + 1 < config.days:
+                    plays = pd.concat([train_logs.plays, *own_plays[a]], ignore_index=True)
+                    refit(p, Logs(plays=plays, impressions=None).observed(), world, day + 1)
 
     sim.progress.begin("experiment day", config.days)
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,
@@ -101,6 +116,6 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
     names = np.asarray(config.arm_names, dtype=object)
     table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
-                       churn_day[inside], warm.pre)
+                       churn_day[inside], warm.pre, last_day=config.days - 1)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
 

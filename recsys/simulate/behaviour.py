@@ -3,16 +3,28 @@
 Every function takes parallel arrays: ``u`` indexes rows of the user arrays given, ``t`` titles,
 ``a`` artwork ids. Utility is the user's hidden liking of a title; click and play outcomes are
 drawn elsewhere (:mod:`recsys.simulate.engine`) from the probabilities computed here.
+
+:class:`UserView` is a shard's users as the model meets them on one day: their static traits,
+their drifting tastes, and the genre terms of utility (affinity, satiation, boredom) folded
+into one vector per user, so that a pair's felt utility costs one product per term.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.core.page import ROW_KINDS
 from recsys.world.catalog import Catalog, CatalogTruth
 from recsys.world.config import WorldConfig
 from recsys.world.users import UserTruth
+
+#: a page's look (what a user gets used to): the share of examined cards per row kind, the share
+#: of examined titles met on the previous visit, the share of cards not in their title's usual artwork
+LOOK_ROWS = len(ROW_KINDS)
+LOOK_SIZE = LOOK_ROWS + 2
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -21,6 +33,19 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
+
+
+@dataclass(frozen=True, eq=False)
+class UserView:
+    """One day's view of a shard's users: ``traits`` (static, hidden), ``taste`` (n, D) the
+    current latent taste, ``genre_term`` (n, G) the genre part of felt utility (affinity minus
+    satiation and boredom), ``change`` (n,) the strength of the reaction to a changed page
+    (positive: curious, negative: averse; zero when the transient is switched off)."""
+
+    traits: UserTruth
+    taste: np.ndarray
+    genre_term: np.ndarray
+    change: np.ndarray
 
 
 class BehaviourModel:
@@ -54,6 +79,46 @@ class BehaviourModel:
         util -= b.runtime_weight * np.where(self.is_movie[t], over / 60.0, 0.0)
         return util.astype(np.float32)
 
+    def view(self, traits: UserTruth, taste: np.ndarray, affinity: np.ndarray, satiation: np.ndarray,
+             boredom: np.ndarray, habit: np.ndarray) -> UserView:
+        """The day's :class:`UserView` from the users' traits and dynamic state (rows aligned)."""
+        b = self.b
+        sens = traits.satiation[:, None]
+        term = b.genre_weight * affinity - b.satiation_weight * sens * satiation
+        if b.boredom_weight:
+            term -= b.boredom_weight * sens * boredom
+        change = (b.change_curiosity * traits.novelty - b.change_aversion * habit) if b.change_reaction else \
+            np.zeros(len(habit), np.float32)
+        return UserView(traits, taste, term.astype(np.float32), change.astype(np.float32))
+
+    def felt_utility(self, view: UserView, u: np.ndarray, t: np.ndarray, day: int) -> np.ndarray:
+        """Utility of watching title ``t`` for user row ``u`` today: :meth:`utility` with the
+        current taste and affinity, less satiation and boredom (before artwork and memory)."""
+        b = self.b
+        tr = self.truth
+        users = view.traits
+        util = b.taste_weight * rowdot(view.taste[u], tr.latent[t])
+        util += rowdot(view.genre_term[u], self.genre_share[t])
+        util += b.cast_weight * rowdot(users.cast_taste[u], tr.cast_vec[t])
+        util += self.title_base[t]
+        age = day - self.catalog.release_day[t]
+        util += b.novelty_weight * users.novelty[u] * np.exp2(-np.maximum(age, 0) / b.novelty_halflife)
+        over = np.maximum(self.runtime[t] - users.runtime_tolerance[u], 0.0)
+        util -= b.runtime_weight * np.where(self.is_movie[t], over / 60.0, 0.0)
+        return util.astype(np.float32)
+
+    def page_change(self, look: np.ndarray, familiar: np.ndarray) -> np.ndarray:
+        """How unlike the familiar look (rows of ``familiar``; -1 in the first column: none yet)
+        today's page ``look`` is, in [0, 1]: a weighted sum of the total-variation distance of the
+        row kinds and the gaps in title familiarity and unusual artwork."""
+        b = self.b
+        k = LOOK_ROWS
+        rows = 0.5 * np.abs(look[:, :k] - familiar[:, :k]).sum(1)
+        d = (b.change_rows * rows + b.change_titles * np.abs(look[:, k] - familiar[:, k])
+             + b.change_artwork * np.abs(look[:, k + 1] - familiar[:, k + 1]))
+        d /= max(b.change_rows + b.change_titles + b.change_artwork, 1e-12)
+        return np.where(familiar[:, 0] >= 0, d, 0.0).astype(np.float32)
+
     def satiation_penalty(self, users: UserTruth, u: np.ndarray, t: np.ndarray, satiation: np.ndarray) -> np.ndarray:
         """Penalty for genres the user has had too much of lately (``satiation`` rows aligned with ``u``)."""
         return (self.b.satiation_weight * users.satiation[u] * rowdot(satiation, self.genre_share[t])).astype(np.float32)
@@ -72,12 +137,14 @@ class BehaviourModel:
         return out
 
     def click_probability(self, util: np.ndarray, sat_penalty: np.ndarray, users: UserTruth, u: np.ndarray,
-                          a: np.ndarray, repeated: np.ndarray, watched: np.ndarray) -> np.ndarray:
+                          a: np.ndarray, repeated: np.ndarray, watched: np.ndarray,
+                          change: np.ndarray | float = 0.0) -> np.ndarray:
+        """``change``: the logit shift of the user's reaction to a changed page (0: none)."""
         b = self.b
         logit = (b.click_bias + util - sat_penalty
                  + b.appeal_weight * self.truth.art_appeal[a]
                  + b.match_weight * self.artwork_match(users, u, a)
-                 - b.repeat_weight * repeated - b.watched_weight * watched)
+                 - b.repeat_weight * repeated - b.watched_weight * watched + change)
         return sigmoid(logit).astype(np.float32)
 
     def abandon_probability(self, watch_util: np.ndarray, a: np.ndarray) -> np.ndarray:

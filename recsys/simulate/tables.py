@@ -1,7 +1,8 @@
 """The per-user metrics table (docs/contracts.md section 1), derived from the logs.
 
 One row per experiment user: counts and minutes from the experiment's logs, the segment and
-``pre_*`` covariates fixed at assignment (day 0), and whether the user churned.
+``pre_*`` covariates fixed at assignment (day 0), whether the user churned, and how the user
+came back (:func:`return_counts`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,42 @@ import pandas as pd
 from recsys.core.logs import Logs
 
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions", "active_days")
+#: how users came back within the experiment (docs/contracts.md section 1): next-day return rate
+#: = sum(next_day_returns) / sum(return_chances); mean gap = sum(gap_days) / sum(returns)
+RETURN_COLUMNS = ("next_day_returns", "return_chances", "returns", "gap_days")
+
+
+def return_counts(sessions, user_ids: np.ndarray, last_day: int | None = None) -> dict[str, np.ndarray]:
+    """Per user of ``user_ids`` (global ids, any order), from the days they visited in ``sessions``:
+
+    * ``next_day_returns``: visit days followed by a visit the next day;
+    * ``return_chances``: visit days before ``last_day`` (the window's last day; default the last
+      day in the log), the days that could be followed by one;
+    * ``returns``: visit days after the first (each a return);
+    * ``gap_days``: days from the first visit to the last, the sum of the gaps between visits.
+
+    Unlike :func:`user_counts` these do not add up over disjoint periods (a return spans two days)."""
+    user_ids = np.asarray(user_ids, dtype=np.int64)
+    n_all = int(user_ids.max()) + 1 if len(user_ids) else 0
+    u = sessions["user_id"].to_numpy(np.int64)
+    d = sessions["day"].to_numpy(np.int64)
+    out = {c: np.zeros(len(user_ids), np.int64) for c in RETURN_COLUMNS}
+    if len(u) == 0 or n_all == 0:
+        return out
+    keep = u < n_all
+    key = np.unique(u[keep] * 65536 + (d[keep] + 32768))   # sorted by user, then day
+    uu, dd = key // 65536, key % 65536 - 32768
+    last = int(dd.max()) if last_day is None else int(last_day)
+    same = uu[1:] == uu[:-1]
+    gap = dd[1:] - dd[:-1]
+
+    def per_user(idx, w=None):
+        return np.bincount(idx, weights=w, minlength=n_all)[:n_all][user_ids].astype(np.int64)
+
+    return {"next_day_returns": per_user(uu[1:][same & (gap == 1)]),
+            "return_chances": per_user(uu[dd < last]),
+            "returns": per_user(uu[1:][same]),
+            "gap_days": per_user(uu[1:][same], gap[same].astype(np.float64))}
 
 
 def user_counts(logs: Logs, user_ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -56,6 +93,7 @@ def table_from_counts(counts: dict[str, np.ndarray], user_ids: np.ndarray, arm: 
                                   "early_abandons", "sessions", "active_days")},
         "churned": (np.asarray(churn_day) < 32767).astype(np.int64),
         "time_to_first_play_s": np.where(ttfp_n > 0, counts["ttfp_sum"] / np.maximum(ttfp_n, 1), np.nan),
+        **{c: counts[c] for c in RETURN_COLUMNS if c in counts},
     })
     if pre is not None:
         pre_cols = [c for c in pre.columns if c.startswith("pre_")]
@@ -64,10 +102,12 @@ def table_from_counts(counts: dict[str, np.ndarray], user_ids: np.ndarray, arm: 
 
 
 def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
-               churn_day: np.ndarray, pre: pd.DataFrame | None = None) -> pd.DataFrame:
+               churn_day: np.ndarray, pre: pd.DataFrame | None = None, last_day: int | None = None) -> pd.DataFrame:
     """Aggregate experiment logs to one row per user in ``user_ids`` (global ids, any order).
 
     ``arm``, ``segment`` and ``churn_day`` are aligned with ``user_ids``; ``churn_day`` holds the
-    day the account lapsed (a large number if it did not).
+    day the account lapsed (a large number if it did not). ``last_day``: the experiment's last
+    day, for the return columns (:func:`return_counts`).
     """
-    return table_from_counts(user_counts(logs, user_ids), user_ids, arm, segment, churn_day, pre)
+    counts = {**user_counts(logs, user_ids), **return_counts(logs.sessions, user_ids, last_day)}
+    return table_from_counts(counts, user_ids, arm, segment, churn_day, pre)

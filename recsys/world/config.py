@@ -15,11 +15,15 @@ from recsys.core.config import from_mapping, to_mapping
 from recsys.core.errors import InputError
 
 
+#: how a page's slots come into view (docs/world.md, "Examination")
+EXAMINATION_MODELS = ("cascade", "position")
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """Coefficients of the user model (see docs/world.md for the equations)."""
 
-    # click: logit = click_bias + utility + artwork terms - satiation - repetition
+    # click: logit = click_bias + utility + artwork terms - satiation - boredom - repetition + change
     click_bias: float = -2.35
     taste_weight: float = 3.2          # latent taste x title latent (cosine)
     genre_weight: float = 0.9          # explicit genre affinity
@@ -31,10 +35,26 @@ class Behaviour:
     runtime_weight: float = 0.5        # penalty per hour beyond the user's tolerance
     appeal_weight: float = 1.0         # artwork's hidden appeal
     match_weight: float = 0.5          # artwork theme matches the user's taste
-    satiation_weight: float = 1.2      # too much of the same genre lately
+    satiation_weight: float = 1.2      # too much of the same genre lately (days)
     satiation_decay: float = 0.8       # per day
     repeat_weight: float = 0.45        # shown on the previous visit and passed over
     watched_weight: float = 1.6        # already played recently
+    # boredom: genre-level, slower than satiation (weeks); grows with the share of a day's
+    # viewing a genre took, so concentrated viewing tires and varied viewing does not
+    boredom_weight: float = 0.0        # logit per unit boredom, scaled by the user's satiation sensitivity
+    boredom_decay: float = 0.95        # per day
+    # taste dynamics: tastes drift toward what is watched (per unit watch share of a play)
+    taste_drift: float = 0.0           # latent taste moves toward the latent of titles watched
+    genre_drift: float = 0.0           # genre affinity rises toward genre_ceiling for genres watched
+    genre_ceiling: float = 1.0
+    # novelty and change aversion: a reaction to a page that looks unlike what the user is used to
+    change_reaction: bool = True       # False: the steady-state world (the same users and draws, no transient)
+    change_curiosity: float = 0.0      # logit per unit change, times the user's novelty seeking
+    change_aversion: float = 0.0       # logit per unit change, times the user's habit
+    change_adaptation: float = 0.3     # per active day: how far the familiar look moves toward today's page
+    change_rows: float = 0.4           # weights of the page's look: row kinds, ...
+    change_titles: float = 0.3         # ... share of titles met on the previous visit, ...
+    change_artwork: float = 0.3        # ... share of cards not in the title's usual artwork
     # play outcome
     abandon_bias: float = -2.3
     abandon_utility: float = 0.8
@@ -56,15 +76,21 @@ class Behaviour:
     # time
     look_seconds: float = 2.2          # examining one card
     skim_seconds: float = 0.5          # scrolling past one card
-    # visits, satisfaction, churn
+    # visits (the daily return hazard), habit, satisfaction, churn
     sessions_max: int = 3
     extra_session_prob: float = 0.35
     satisfaction_memory: float = 0.8   # weight of yesterday's satisfaction
     visit_satisfaction: float = 0.6    # log-rate change in visits per unit satisfaction
+    visit_habit: float = 0.0           # log-rate change in visits per unit habit (relative to habit_reference)
+    habit_gain: float = 0.15           # an active day: habit += gain x (1 - habit)
+    habit_decay: float = 0.05          # a day without a visit: habit *= 1 - decay
+    habit_reference: float = 0.5
+    visit_new: float = 0.0             # log-rate change in visits while a user is new
     churn_base: float = 0.003          # daily hazard at satisfaction 0
     churn_new_multiplier: float = 2.0  # new users are likelier to leave
     new_user_days: int = 7             # ... for this many days after signing up
     churn_satisfaction: float = 4.0    # log-hazard change per unit satisfaction
+    churn_habit: float = 0.0           # log-hazard change per unit habit (relative to habit_reference)
     satisfaction_reference: float = 0.2  # a typical user's satisfaction: hazard = churn_base there
     reward_complete: float = 1.0
     reward_long_play: float = 0.5
@@ -96,6 +122,7 @@ class WorldConfig:
     row_examination: tuple[float, ...] = (1.0, 0.8, 0.62, 0.48, 0.36)
     position_examination: tuple[float, ...] = (1.0, 0.86, 0.74, 0.63, 0.53, 0.45, 0.38, 0.32)
     profile_decay: float = 0.97        # per day: the service's observable genre profile of a user's plays
+    examination: str = "cascade"       # "cascade": rows top to bottom, cards left to right; "position": each slot on its own
     behaviour: Behaviour = field(default_factory=Behaviour)
 
     @property
@@ -128,9 +155,17 @@ class WorldConfig:
             vals = getattr(self, name)
             if any(not 0.0 < v <= 1.0 for v in vals):
                 raise InputError(f"world.{name} values must be in (0, 1]")
+        if self.examination not in EXAMINATION_MODELS:
+            raise InputError(f"world.examination must be one of {', '.join(EXAMINATION_MODELS)}, got {self.examination!r}")
+        if self.examination == "cascade" and any(
+                later > earlier for vals in (self.row_examination, self.position_examination)
+                for earlier, later in zip(vals, vals[1:])):
+            raise InputError("world.examination = \"cascade\" needs row_examination and position_examination "
+                             "that do not rise (each step is a probability of going on)")
         b = self.behaviour
         for name in ("satiation_decay", "satisfaction_memory", "extra_session_prob", "churn_base",
-                     "search_probability", "quit_after_abandon"):
+                     "search_probability", "quit_after_abandon", "boredom_decay", "change_adaptation",
+                     "habit_gain", "habit_decay", "habit_reference"):
             if not 0.0 <= getattr(b, name) <= 1.0:
                 raise InputError(f"world.behaviour.{name} must be in [0, 1]")
         if b.sessions_max < 1 or b.max_episodes < 1:
