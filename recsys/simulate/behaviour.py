@@ -21,8 +21,8 @@ from recsys.world.catalog import Catalog, CatalogTruth
 from recsys.world.config import WorldConfig
 from recsys.world.users import UserTruth
 
-#: a page's look (what a user gets used to): the share of examined cards per row kind, the share
-#: of examined titles met on the previous visit, the share of cards not in their title's usual artwork
+#: a page's look (what a user gets used to), its slots weighted by attention: the share per row
+#: kind, how well known its titles are (renown), the share of cards not in their title's usual artwork
 LOOK_ROWS = len(ROW_KINDS)
 LOOK_SIZE = LOOK_ROWS + 2
 
@@ -39,12 +39,15 @@ def rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class UserView:
     """One day's view of a shard's users: ``traits`` (static, hidden), ``taste`` (n, D) the
     current latent taste, ``genre_term`` (n, G) the genre part of felt utility (affinity minus
-    satiation and boredom), ``change`` (n,) the strength of the reaction to a changed page
-    (positive: curious, negative: averse; zero when the transient is switched off)."""
+    satiation and the share of boredom a card's pull feels), ``boredom_term`` (n, G) the rest of
+    the boredom, which spoils watching a genre, ``change`` (n,)
+    the strength of the reaction to a changed page (positive: curious, negative: averse; zero
+    when the transient is switched off)."""
 
     traits: UserTruth
     taste: np.ndarray
     genre_term: np.ndarray
+    boredom_term: np.ndarray
     change: np.ndarray
 
 
@@ -64,6 +67,9 @@ class BehaviourModel:
         self.is_movie = catalog.kind == 0
         self.runtime = catalog.runtime.astype(np.float32)
         self.cast_scale = np.float32(1.0 / np.sqrt(truth.cast_latent.shape[1]))
+        # how well known a title is, as a percentile of what draws everyone (quality, star cast)
+        self.renown = ((np.argsort(np.argsort(self.title_base, kind="stable"), kind="stable") + 0.5)
+                       / len(self.title_base)).astype(np.float32)
 
     def utility(self, users: UserTruth, u: np.ndarray, t: np.ndarray, day: int) -> np.ndarray:
         """Content utility of title ``t`` for user row ``u`` (before artwork, satiation, memory)."""
@@ -84,16 +90,23 @@ class BehaviourModel:
         """The day's :class:`UserView` from the users' traits and dynamic state (rows aligned)."""
         b = self.b
         sens = traits.satiation[:, None]
-        term = b.genre_weight * affinity - b.satiation_weight * sens * satiation
-        if b.boredom_weight:
-            term -= b.boredom_weight * sens * boredom
+        bored = b.boredom_weight * sens * np.maximum(boredom - b.boredom_tolerance, 0.0)
+        term = b.genre_weight * affinity - b.satiation_weight * sens * satiation - b.boredom_click * bored
         change = (b.change_curiosity * traits.novelty - b.change_aversion * habit) if b.change_reaction else \
             np.zeros(len(habit), np.float32)
-        return UserView(traits, taste, term.astype(np.float32), change.astype(np.float32))
+        return UserView(traits, taste, term.astype(np.float32), ((1.0 - b.boredom_click) * bored).astype(np.float32),
+                        change.astype(np.float32))
+
+    def boredom_penalty(self, view: UserView, u: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """How much boredom with its genres spoils watching title ``t`` for user row ``u``, beyond
+        the share ``boredom_click`` the card's pull already felt: boredom shows mostly in the
+        play (abandonment, completion, bingeing, time sat), less in what the user expects of it."""
+        return rowdot(view.boredom_term[u], self.genre_share[t]).astype(np.float32)
 
     def felt_utility(self, view: UserView, u: np.ndarray, t: np.ndarray, day: int) -> np.ndarray:
-        """Utility of watching title ``t`` for user row ``u`` today: :meth:`utility` with the
-        current taste and affinity, less satiation and boredom (before artwork and memory)."""
+        """Utility of title ``t`` for user row ``u`` today as the card promises it: :meth:`utility`
+        with the current taste and affinity, less satiation and the felt share of boredom (before
+        artwork and memory)."""
         b = self.b
         tr = self.truth
         users = view.traits
@@ -109,8 +122,8 @@ class BehaviourModel:
 
     def page_change(self, look: np.ndarray, familiar: np.ndarray) -> np.ndarray:
         """How unlike the familiar look (rows of ``familiar``; -1 in the first column: none yet)
-        today's page ``look`` is, in [0, 1]: a weighted sum of the total-variation distance of the
-        row kinds and the gaps in title familiarity and unusual artwork."""
+        today's page ``look`` is, in [0, 1]: a weighted mean of the total-variation distance of
+        the row kinds and the gaps in how well known the titles are and in unusual artwork."""
         b = self.b
         k = LOOK_ROWS
         rows = 0.5 * np.abs(look[:, :k] - familiar[:, :k]).sum(1)
@@ -118,6 +131,11 @@ class BehaviourModel:
              + b.change_artwork * np.abs(look[:, k + 1] - familiar[:, k + 1]))
         d /= max(b.change_rows + b.change_titles + b.change_artwork, 1e-12)
         return np.where(familiar[:, 0] >= 0, d, 0.0).astype(np.float32)
+
+    def change_felt(self, d: np.ndarray) -> np.ndarray:
+        """The part of a page's change (:meth:`page_change`) a user notices: what exceeds
+        ``change_threshold``, so that the day-to-day wobble of a steady page goes unnoticed."""
+        return np.maximum(d - self.b.change_threshold, 0.0).astype(np.float32)
 
     def satiation_penalty(self, users: UserTruth, u: np.ndarray, t: np.ndarray, satiation: np.ndarray) -> np.ndarray:
         """Penalty for genres the user has had too much of lately (``satiation`` rows aligned with ``u``)."""

@@ -2,10 +2,11 @@
 
 1. :func:`visits`: who comes today (a daily return hazard that rises with satisfaction and
    habit) and for how many sessions; then each visitor's page, built by the policy of their arm;
-2. :func:`examine`: per session, the page scanned in reading order: as a cascade (rows top to
+2. :func:`react`: the user meets the page's look (:func:`page_look`) and reacts to how unlike
+   the familiar one it is (curiosity or change aversion, for every click of the day);
+   :func:`examine`: per session, the page scanned in reading order: as a cascade (rows top to
    bottom, cards left to right, each step a probability of going on) or slot by slot
-   (``world.examination``); on the day's first session the user meets the page's look and
-   reacts to how unlike the familiar one it is (curiosity or change aversion); an examined card
+   (``world.examination``); an examined card
    is clicked with the behaviour model's probability; a click starts a play; an early
    abandonment ends the session with probability ``quit_after_abandon`` and otherwise sends the
    user back to the page, any other play ends the browsing;
@@ -124,7 +125,7 @@ def engagement(state: ShardState, model: BehaviourModel, day: int) -> np.ndarray
     churn hazard falls as it rises (churn is its limit: a user who will not return)."""
     b = model.b
     new = state.signup > day - b.new_user_days
-    return (b.visit_satisfaction * state.satisfaction + b.visit_habit * (state.habit - b.habit_reference)
+    return (b.visit_satisfaction * (state.satisfaction - b.satisfaction_reference) + b.visit_habit * (state.habit - b.habit_reference)
             + b.visit_new * new)
 
 
@@ -133,7 +134,9 @@ def visits(state: ShardState, model: BehaviourModel, day: int, rand: KeyedRandom
     likelier for active users; a churned or not-yet-signed-up user never visits."""
     b = model.b
     uid = state.user_ids
-    state.habit[state.signup == day] = 0.0      # a new account has no habit yet
+    fresh = state.signup == day                 # a new account: no habit yet, a typical satisfaction
+    state.habit[fresh] = 0.0
+    state.satisfaction[fresh] = b.satisfaction_reference
     alive = ~state.churned & (state.signup <= day) & (state.arm >= 0)
     rate = state.users.activity * np.exp(engagement(state, model, day))
     visit = alive & (rand.uniform(uid, day, 0, 0, Stream.VISIT) < -np.expm1(-rate))
@@ -154,16 +157,23 @@ class Examined:
     user: np.ndarray         # local user index
     title: np.ndarray
     artwork: np.ndarray
-    watch_util: np.ndarray   # utility of watching it (satiation, boredom and memory included)
+    watch_util: np.ndarray   # utility of watching it (satiation, boredom and memory included; 0 unless clicked)
     repeated: np.ndarray     # shown on the previous page and passed over
     p_click: np.ndarray
     clicked: np.ndarray
     abandoned: np.ndarray    # clicked and abandoned within two minutes
-    p_abandon: np.ndarray
+    p_abandon: np.ndarray    # 0 unless clicked
     stop: np.ndarray         # (m,) the slot where browsing stopped (S: never)
     examined: np.ndarray     # (m, S) bool: every slot that came into view
-    look: np.ndarray | None  # (m, LOOK_SIZE) the page's look as the session met it (first session of a day)
-    change: np.ndarray       # (m,) the logit shift of the user's reaction to the page
+
+
+def react(state: ShardState, view: UserView, model: BehaviourModel, visitors: np.ndarray,
+          look: np.ndarray) -> np.ndarray:
+    """Each visitor's reaction to today's page (a logit shift of every click of the day): their
+    change strength (curious: positive, averse: negative) times the noticed part of how unlike
+    the look they are used to it is (:meth:`BehaviourModel.page_change`, ``change_felt``)."""
+    d = model.page_change(look, state.look[visitors])
+    return (view.change[visitors] * model.change_felt(d)).astype(np.float32)
 
 
 def in_view(model: BehaviourModel, sess: KeyedPrefix, titles: np.ndarray) -> np.ndarray:
@@ -191,30 +201,33 @@ def in_view(model: BehaviourModel, sess: KeyedPrefix, titles: np.ndarray) -> np.
     return (along & reach[:, :, None]).reshape(-1, S) & (titles >= 0)
 
 
-def page_look(model: BehaviourModel, pj: np.ndarray, ps: np.ndarray, pt: np.ndarray, pa: np.ndarray,
-              repeated: np.ndarray, kinds: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each session's look of the page over its examined cards: the share per row kind, the share
-    of titles met on the previous visit, the share of cards not in their title's usual (default)
-    artwork; and the number of examined cards."""
-    n_ex = np.bincount(pj, minlength=m).astype(np.float32)
-    den = np.maximum(n_ex, 1.0)[:, None]
-    kind = kinds[pj, ps // model.config.row_length].astype(np.int64)
-    look = np.empty((m, LOOK_SIZE), np.float32)
-    look[:, :LOOK_ROWS] = np.bincount(pj * LOOK_ROWS + kind, minlength=m * LOOK_ROWS).reshape(m, LOOK_ROWS) / den
-    look[:, LOOK_ROWS] = np.bincount(pj, weights=repeated, minlength=m) / den[:, 0]
-    unusual = pa != model.catalog.default_art[pt]
-    look[:, LOOK_ROWS + 1] = np.bincount(pj, weights=unusual, minlength=m) / den[:, 0]
-    return look, n_ex
+def page_look(model: BehaviourModel, titles: np.ndarray, art: np.ndarray, kinds: np.ndarray) -> np.ndarray:
+    """The look of each page (rows ``titles``, ``art`` (n, S), ``kinds`` (n, R)), each slot
+    weighted by the attention it gets (its configured examination probability): the share per
+    row kind, the renown of its titles (how well known they are, a percentile), and the share of
+    cards not in their title's usual (default) artwork. -1 in the first column: an empty page."""
+    cfg = model.config
+    n, S = titles.shape
+    filled = titles >= 0
+    w = np.outer(cfg.row_examination, cfg.position_examination).ravel()[None, :] * filled
+    tot = w.sum(1)
+    w = w / np.maximum(tot, 1e-12)[:, None]
+    t = np.maximum(titles, 0)
+    look = np.empty((n, LOOK_SIZE), np.float32)
+    row_w = w.reshape(n, cfg.rows, cfg.row_length).sum(2)
+    key = np.arange(n)[:, None] * LOOK_ROWS + kinds.astype(np.int64)
+    look[:, :LOOK_ROWS] = np.bincount(key.ravel(), weights=row_w.ravel(), minlength=n * LOOK_ROWS).reshape(n, LOOK_ROWS)
+    look[:, LOOK_ROWS] = (w * model.renown[t]).sum(1)
+    look[:, LOOK_ROWS + 1] = (w * (art != model.catalog.default_art[t])).sum(1)
+    look[tot <= 0, 0] = -1.0
+    return look
 
 
 def examine(state: ShardState, view: UserView, model: BehaviourModel, sess: KeyedPrefix, loc: np.ndarray,
-            titles: np.ndarray, art: np.ndarray, kinds: np.ndarray, day: int, change: np.ndarray | None = None) -> Examined:
+            titles: np.ndarray, art: np.ndarray, day: int, change: np.ndarray) -> Examined:
     """Scan the page (:func:`in_view`); click, and stop at the first satisfying play or at an
-    early abandonment that makes the user give up.
-
-    ``change`` (m,): the reaction to the page met earlier today; None on the day's first
-    session, where the page's look is taken (:func:`page_look`) and the reaction is the user's
-    change strength times how unlike the familiar look it is (:meth:`BehaviourModel.page_change`)."""
+    early abandonment that makes the user give up. ``change`` (m,): the logit shift of each
+    user's reaction to how the page looks today (:func:`react`)."""
     b = model.b
     m, S = titles.shape
     examined = in_view(model, sess, titles)
@@ -223,25 +236,26 @@ def examine(state: ShardState, view: UserView, model: BehaviourModel, sess: Keye
     felt = model.felt_utility(view, pu, pt, day)
     repeated = (state.passed[pu] == pt[:, None]).any(1)
     watched = (state.watched[pu] == pt[:, None]).any(1)
-    look = None
-    if change is None:
-        look, n_ex = page_look(model, pj, ps, pt, pa, repeated, kinds, m)
-        change = view.change[loc] * model.page_change(look, state.look[loc])
-        look[n_ex == 0, 0] = -1.0            # nothing seen: nothing to get used to
     p_click = model.click_probability(felt, 0.0, view.traits, pu, pa, repeated, watched, change[pj])
     pair = sess.take(pj)
     clicked = pair.uniform(ps, Stream.CLICK) < p_click
-    watch_util = felt - b.watched_weight * watched
-    p_ab = model.abandon_probability(watch_util, pa)
-    abandoned = clicked & (pair.uniform(ps, Stream.ABANDON) < p_ab)
-    quits = abandoned & (pair.uniform(ps, Stream.QUIT) < b.quit_after_abandon)
+    c = np.flatnonzero(clicked)             # what a play is worth: only where one starts
+    watch_util = np.zeros(len(pj), np.float32)
+    watch_util[c] = felt[c] - b.watched_weight * watched[c] - model.boredom_penalty(view, pu[c], pt[c])
+    p_ab = np.zeros(len(pj), np.float32)
+    p_ab[c] = model.abandon_probability(watch_util[c], pa[c])
+    abandoned = np.zeros(len(pj), bool)
+    abandoned[c] = pair.take(c).uniform(ps[c], Stream.ABANDON) < p_ab[c]
+    a = np.flatnonzero(abandoned)
+    quits = np.zeros(len(pj), bool)
+    quits[a] = pair.take(a).uniform(ps[a], Stream.QUIT) < b.quit_after_abandon
     ends = (clicked & ~abandoned) | quits
     stop = np.full(m, S, np.int64)
     qj, first = np.unique(pj[ends], return_index=True)
     stop[qj] = ps[ends][first]
     v = ps <= stop[pj]
     return Examined(pj[v], ps[v], pu[v], pt[v], pa[v], watch_util[v], repeated[v], p_click[v], clicked[v],
-                    abandoned[v], p_ab[v], stop, examined, look, change)
+                    abandoned[v], p_ab[v], stop, examined)
 
 
 def play(model: BehaviourModel, ex: Examined, sess: KeyedPrefix, uid: np.ndarray, day: int, r: int,
@@ -272,7 +286,7 @@ def search(model: BehaviourModel, state: ShardState, view: UserView, loc: np.nda
     cand = pool[(sess.column().uniform(np.arange(k)[None, :], Stream.SEARCH_CANDIDATE) * len(pool)).astype(np.int64)]
     pu = np.repeat(loc, k)
     pt = cand.ravel()
-    util = model.felt_utility(view, pu, pt, day)
+    util = model.felt_utility(view, pu, pt, day) - model.boredom_penalty(view, pu, pt)
     watched = (state.watched[pu] == pt[:, None]).any(1)
     util = (util - b.watched_weight * watched).reshape(m, k)
     gumbel = -np.log(-np.log(np.clip(sess.column().uniform(np.arange(k)[None, :], Stream.PICK), 1e-12, 1 - 1e-12)))
@@ -293,8 +307,8 @@ def search(model: BehaviourModel, state: ShardState, view: UserView, loc: np.nda
 
 def close_session(state: ShardState, model: BehaviourModel, ex: Examined, home_pairs: np.ndarray, searched: np.ndarray,
                   plays: dict[str, np.ndarray], loc: np.ndarray, titles: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The session's reward (completions and long plays add, abandonments, no play and
-    repetition subtract), and the memories it leaves: titles passed over, titles watched, the
+    """The session's reward (completions, and plays stopped after the first minutes by the share
+    watched, add; abandonments, no play and repetition subtract), and the memories it leaves: titles passed over, titles watched, the
     observable history. Returns per session user: the reward, impressions, clicks, plays and
     the share of examined titles that were repeats."""
     b = model.b
@@ -304,18 +318,20 @@ def close_session(state: ShardState, model: BehaviourModel, ex: Examined, home_p
     sess_of_play = np.concatenate([ex.j[home_pairs], searched])
     n_play = np.bincount(sess_of_play, minlength=m)
     n_complete = np.bincount(sess_of_play, weights=plays["completed"], minlength=m)
-    n_long = np.bincount(sess_of_play, weights=(~plays["completed"] & ~plays["abandoned_early"]), minlength=m)
+    possible = model.runtime[plays["title"]] * np.maximum(plays["episodes"], 1)
+    share = watch_share(plays["minutes"], possible)
+    long = ~plays["completed"] & ~plays["abandoned_early"]
+    w_long = np.bincount(sess_of_play, weights=np.where(long, share, 0.0), minlength=m)
     n_aband = np.bincount(sess_of_play, weights=plays["abandoned_early"], minlength=m)
     rep = np.bincount(ex.j, weights=ex.repeated, minlength=m) / np.maximum(n_imp, 1)
-    reward = (b.reward_complete * n_complete + b.reward_long_play * n_long - b.penalty_abandon * n_aband
+    reward = (b.reward_complete * n_complete + b.reward_long_play * w_long - b.penalty_abandon * n_aband
               - b.penalty_no_play * (n_play == 0) - b.penalty_repetition * rep)
     passed = np.where(ex.examined, titles, -1)
     passed[ex.j[home_pairs], ex.slot[home_pairs]] = -1
     passed[np.arange(S)[None, :] > ex.stop[:, None]] = -1
     state.passed[loc] = passed
     push_many(state.watched, loc_p, plays["title"])
-    possible = model.runtime[plays["title"]] * np.maximum(plays["episodes"], 1)
-    state.observe_plays(loc_p, plays["title"], watch_share(plays["minutes"], possible), model.genre_share, decay=1.0)
+    state.observe_plays(loc_p, plays["title"], share, model.genre_share, decay=1.0)
     state.obs_sessions[loc] += 1
     return reward, n_imp, np.bincount(ex.j[home_pairs], minlength=m), n_play, rep
 
@@ -325,9 +341,10 @@ def end_of_day(state: ShardState, model: BehaviourModel, day: int, rand: KeyedRa
                visitors: np.ndarray | None = None, looks: np.ndarray | None = None) -> None:
     """The day's traces in the users' hidden state, then churn.
 
-    Satisfaction moves toward the day's mean reward. Satiation (days) and boredom (weeks) decay
-    and grow with the day's viewing per genre: satiation by each good play's genres, boredom by
-    each play's genres weighted by its watch share. Tastes drift toward what was watched: the
+    Satisfaction moves toward the day's mean reward. Satiation (days) decays and grows by each
+    good play's genres; boredom (weeks) is a decayed average of the share each genre took of a
+    day's viewing (plays weighted by watch share; a day without viewing adds nothing), so it
+    measures how concentrated recent viewing was, whatever its volume. Tastes drift toward what was watched: the
     latent taste toward the titles' latents, the genre affinity toward ``genre_ceiling`` in the
     genres watched. Habit grows on an active day and fades on a day without a visit. The
     familiar look of ``visitors`` moves toward the ``looks`` of today's pages. The observable
@@ -339,6 +356,8 @@ def end_of_day(state: ShardState, model: BehaviourModel, day: int, rand: KeyedRa
     state.satisfaction[did] = mem * state.satisfaction[did] + (1 - mem) * (reward_sum[did] / reward_cnt[did])
     state.satiation *= b.satiation_decay
     state.boredom *= b.boredom_decay
+    if b.genre_forget:
+        state.affinity += b.genre_forget * (state.users.genre_affinity - state.affinity)
     state.obs_profile *= model.config.profile_decay
     if plays is not None and len(plays["user_id"]):
         T = model.genre_share.shape[0]
@@ -350,10 +369,12 @@ def end_of_day(state: ShardState, model: BehaviourModel, day: int, rand: KeyedRa
         W = sp.csr_matrix((share.astype(np.float32), (loc, plays["title"])), shape=(state.n, T))
         watched = np.flatnonzero(np.diff(W.indptr))
         Wg = np.asarray((W[watched] @ model.genre_share), np.float32)
-        state.boredom[watched] += Wg
-        if b.genre_drift:
+        # boredom: a decayed average of the share each genre took of a day's viewing
+        state.boredom[watched] += (1.0 - b.boredom_decay) * Wg / np.maximum(Wg.sum(1, keepdims=True), 1e-12)
+        if b.genre_drift:   # tastes still forming (little habit) move most
             aff = state.affinity[watched]
-            state.affinity[watched] = aff + b.genre_drift * Wg * (b.genre_ceiling - aff)
+            rate = b.genre_drift * (1.0 - b.drift_habit * state.habit[watched])[:, None]
+            state.affinity[watched] = aff + rate * Wg * (b.genre_ceiling - aff)
         if b.taste_drift:
             taste = state.taste[watched] + b.taste_drift * np.asarray(W[watched] @ model.truth.latent, np.float32)
             state.taste[watched] = taste / np.linalg.norm(taste, axis=1, keepdims=True)
@@ -391,8 +412,8 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
     art_v = page.artwork.reshape(len(v.users), S)
     prop_v = page.propensity.reshape(len(v.users), S)
     slot_row, slot_pos = np.divmod(np.arange(S), cfg.row_length)
-    looks = np.full((len(v.users), LOOK_SIZE), -1.0, np.float32)   # each visitor's page as met first today
-    change = np.zeros(len(v.users), np.float32)                   # ... and the reaction to it
+    looks = page_look(model, titles_v, art_v, page.row_kind)      # how each visitor's page looks today
+    change = react(state, view, model, v.users, looks)            # ... and the reaction to it
 
     imp_parts, play_parts, sess_parts = [], [], []
     reward_sum = np.zeros(state.n, np.float32)
@@ -404,10 +425,7 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         m = len(j)
         titles = titles_v[j]
         sess = rand.prefix(uid, day, r)         # (user, day, session) mixed in once per session
-        ex = examine(state, view, model, sess, loc, titles, art_v[j], page.row_kind[j], day,
-                     None if r == 0 else change[j])
-        if r == 0:
-            looks[j], change[j] = ex.look, ex.change
+        ex = examine(state, view, model, sess, loc, titles, art_v[j], day, change[j])
         if keep_impressions:
             imp_parts.append(dict(user_id=uid[ex.j], day=np.full(len(ex.j), day), session=np.full(len(ex.j), r),
                                   row=slot_row[ex.slot], position=slot_pos[ex.slot], title=ex.title,

@@ -105,7 +105,8 @@ class ShardState:
         return cls(
             start=start, stop=stop, users=users,
             signup=world.users.signup_day[start:stop].copy(), arm=np.zeros(n, np.int8),
-            satisfaction=np.zeros(n, np.float32), satiation=np.zeros((n, G), np.float32),
+            satisfaction=np.full(n, world.config.behaviour.satisfaction_reference, np.float32),
+            satiation=np.zeros((n, G), np.float32),
             boredom=np.zeros((n, G), np.float32), taste=users.taste.copy(), affinity=users.genre_affinity.copy(),
             # a long-standing user's habit: about their chance of a visit on a day (reset at sign-up)
             habit=(-np.expm1(-users.activity)).astype(np.float32), look=np.full((n, LOOK_SIZE), -1, np.float32),
