@@ -11,8 +11,8 @@ import pandas as pd
 
 from recsys.evaluate import evaluate_models, load_movielens, planted_dataset
 from recsys.models import Hybrid
-from recsys.models.pipeline import Pipeline
-from recsys.rerank import Diversity
+from recsys.policies.pipeline import Pipeline
+from recsys.policies.rerank import Diversity
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--movielens", help="a MovieLens directory or ratings file (never downloaded)")

@@ -9,7 +9,6 @@ import sys
 from concurrent.futures import Executor
 from pathlib import Path
 
-from recsys.core.errors import InputError
 
 
 def positive_int(text: str) -> int:

@@ -147,7 +147,7 @@ def ranked_lists(model, users: np.ndarray, X: sp.csr_matrix, k: int, exclude: np
     ranks them like random rather than in the fixed index order its top-n happens to return,
     the same for every user. The list is fetched long enough to hold the whole tie group at
     rank ``k`` (doubling until it does). Other recommenders (a re-ranking
-    :class:`~recsys.models.pipeline.Pipeline`) keep their own order, as with ``ties="model"``.
+    :class:`~recsys.policies.pipeline.Pipeline`) keep their own order, as with ``ties="model"``.
     """
     if ties == "model" or not isinstance(model, Scorer):
         rec, _ = model.recommend(users, X, n=k, filter_seen=True, exclude=exclude)
@@ -338,7 +338,7 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
                     reference: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Fit every model on the training part and score its top-``k`` on the held-out part.
 
-    ``models``: name -> scorer or :class:`~recsys.models.pipeline.Pipeline` (anything with
+    ``models``: name -> scorer or :class:`~recsys.policies.pipeline.Pipeline` (anything with
     ``fit(X, items)`` and ``recommend(users, X, n, filter_seen, exclude)``); default
     :func:`default_models`. ``split``: ``temporal`` (one global cut in time), ``user-temporal``
     (each user's latest interactions held out) or ``random`` (per user). Evaluated users have

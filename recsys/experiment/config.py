@@ -183,7 +183,7 @@ class ExperimentConfig:
 
 def _check_params(arm: "ArmConfig") -> None:
     """Build the arm's policy once (cheap, unfitted) so a bad parameter fails before any work."""
-    from recsys.artwork import make_artwork
+    from recsys.policies.artwork import make_artwork
     from recsys.policies import make_policy
 
     try:

@@ -16,7 +16,7 @@ import pandas as pd
 from recsys.experiment.assign import assign
 from recsys.experiment.config import ExperimentConfig
 from recsys.policies import make_policy
-from recsys.policy import Policy
+from recsys.policies.base import Policy
 from recsys.core.progress import SILENT, Progress
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs

@@ -15,7 +15,6 @@ from __future__ import annotations
 import html
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
 from recsys.core.format import count, interval, level, missing, num, one_sided_level, pct, pvalue, signed

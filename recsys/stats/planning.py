@@ -29,7 +29,6 @@ from recsys.core.errors import InputError
 from recsys.stats.corrections import adjust_rows
 from recsys.stats.metrics import Metric, get_metric
 from recsys.stats.roles import Levels, Roles
-from recsys.stats.table import validate_table
 
 DRAWS = 200_000
 _N_MAX = 1e10

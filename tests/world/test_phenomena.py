@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-from recsys.artwork import RandomArtwork
-from recsys.policy import PopularityPolicy
+from recsys.policies.artwork import RandomArtwork
+from recsys.policies.reference import PopularityPolicy
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation

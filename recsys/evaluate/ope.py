@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import stats
 
-from recsys.artwork import ArtworkPolicy, impression_rewards, padded_art
+from recsys.policies.artwork.base import ArtworkPolicy, impression_rewards, padded_art
 from recsys.core.errors import InputError
 from recsys.core.page import UserContext
 from recsys.core.rng import generator
