@@ -42,11 +42,16 @@ class Evidence:
     genre_share: pd.DataFrame     # per (arm, genre): share of plays
     offline: pd.DataFrame | None  # per arm: offline metrics of its scorer
     offline_note: str
+    homepages: tuple = ()         # per arm: one active user's page per segment (recsys.experiment.preview)
 
 
-def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool = True) -> Evidence:
+def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool = True,
+                    homepages: bool = False) -> Evidence:
     """The report's descriptive evidence from ``result``'s logs (and, with ``offline``, the
-    offline evaluation of each arm's scorer on the warm-up)."""
+    offline evaluation of each arm's scorer on the warm-up; with ``homepages``, each arm's page
+    for one active user per segment)."""
+    from recsys.experiment.preview import segment_homepages
+
     from recsys import daily as dly
     from recsys.evaluate.arms import arm_offline_metrics
     from recsys.exposure import genre_shares
@@ -68,7 +73,8 @@ def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool 
         exposure=exposure_table(result.logs.plays, users, cat.n_titles, popularity=warm, seed=result.config.seed)
         .set_index("arm").reindex(arms).reset_index(),
         genre_share=genres.melt(id_vars="arm", var_name="genre", value_name="share"),
-        offline=off, offline_note=note)
+        offline=off, offline_note=note,
+        homepages=tuple(h for h in (segment_homepages(result, a) for a in arms) if h is not None) if homepages else ())
 
 
 @dataclass

@@ -69,7 +69,7 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
     result), or announce, run, analyse, decide, render the report and write everything whole.
     Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished)."""
     from recsys.core.io import prepare_out_dir
-    from recsys.jobs import finished_run, job_steps, open_work_dir, run_job, write_outputs
+    from recsys.jobs import finished_run, gather_evidence, job_steps, open_work_dir, run_job, write_outputs
     from recsys.core.progress import Progress
 
     if args.json:
@@ -98,13 +98,8 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
             from recsys.report.experiment import render_job_report
 
             with bar.stage("report"):
-                pages = None
-                if previews:
-                    from recsys.report.preview import segment_previews
-
-                    treatment = next(a.name for a in config.arms if a.name != config.control)
-                    pages = segment_previews(job.result, treatment)
-                extra["report.html"] = render_job_report(job, pages)
+                evidence = gather_evidence(job.result, list(job.analysis["arms"]), homepages=previews)
+                extra["report.html"] = render_job_report(job, evidence)
     finally:
         bar.close()
     write_outputs(job, out, args.json, extra)

@@ -1,11 +1,11 @@
 """``recsys artwork-test``: the classic two-artwork CTR experiment (docs/contracts.md section 6).
 
 Users are randomised into two equal arms, each user's click is drawn with the arm's
-probability, and the counts go to :func:`recsys.report.artwork_ab.two_artwork_test`. The JSON,
+probability, and the counts go to :func:`recsys.stats.proportions.two_artwork_test`. The JSON,
 a bar chart (PNG) and an HTML page are written atomically; bad input writes nothing.
 
 With ``--world`` the same test runs inside the simulated world
-(:mod:`recsys.report.artwork_world`): users of the world meet a title's real variants and the
+(:mod:`recsys.experiment.artwork_test`): users of the world meet a title's real variants and the
 behaviour model decides the clicks; the output adds each variant's true CTR as ground truth, and
 the page draws the two artworks compared (:mod:`recsys.report.posters`).
 
@@ -24,8 +24,9 @@ import numpy as np
 from recsys.cli import probability
 from recsys.core.errors import InputError
 from recsys.core.io import prepare_out_dir, write_bytes, write_json, write_text
-from recsys.report.artwork_ab import ArtworkTestResult, assign_and_click, two_artwork_test
-from recsys.report.artwork_page import bar_chart_png, html_page
+from recsys.experiment.artwork_test import assign_and_click
+from recsys.stats.proportions import ArtworkTestResult, two_artwork_test
+from recsys.report.artwork_page import bar_chart_png, html_page, recommendation
 
 PNG_NAME = "artwork-test.png"
 HTML_NAME = "artwork-test.html"
@@ -121,7 +122,7 @@ def write_outputs(result: ArtworkTestResult, json_path: Path | None, out: Path |
 
     ``details`` (default: the scalar entries of ``extra``) are listed on the page; ``truth`` marks
     the true CTRs on the chart; ``artworks`` (arm -> (description, SVG)) are drawn on the page."""
-    doc = result.to_json()
+    doc = result.to_json(recommendation(result))
     doc.update(extra or {})
     if out is not None:
         out.mkdir(exist_ok=True)
@@ -148,7 +149,7 @@ def summary_text(result: ArtworkTestResult) -> str:
         f"{result.ci_high * 100:+.2f}); two-proportion z = {result.z:.3f}, p = {result.p_value:.5f} "
         f"(chi-squared p = {result.chi2_p_value:.5f})",
         "",
-        result.recommendation,
+        recommendation(result),
     ])
 
 
@@ -179,10 +180,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_world(args: argparse.Namespace, out: Path | None) -> int:
-    """The test inside the world: see :mod:`recsys.report.artwork_world`."""
+    """The test inside the world: see :mod:`recsys.experiment.artwork_test`."""
     from recsys.cli.demo import default_config
     from recsys.experiment.config import ExperimentConfig
-    from recsys.report.artwork_world import describe_variant, run_world_test
+    from recsys.experiment.artwork_test import describe_variant, run_world_test
     from recsys.report.posters import poster_svg
     from recsys.world.build import build_world
 

@@ -117,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
     from recsys.core.io import write_json, write_text
     from recsys.core.page import Layout
     from recsys.policies import make_policy
-    from recsys.report.preview import (BLEND_LABEL, DAY0_YEAR, blend_shares, format_shares, homepage_for,
-                                       homepage_fragment, preview_document)
+    from recsys.experiment.preview import homepage_for
+    from recsys.report.preview import (BLEND_LABEL, DAY0_YEAR, blend_shares, format_shares, homepage_fragment,
+                                       preview_document)
     from recsys.core.rng import KeyedRandom
     from recsys.core.progress import Progress
     from recsys.simulate.runner import Simulation

@@ -407,8 +407,10 @@ def section_preview(previews: Mapping[str, str] | None) -> str:
     if not previews:
         return ""
     cards = "".join(f"<div class='preview'><h3>{_e(seg)}</h3>{frag}</div>" for seg, frag in previews.items())
+    arms = sorted({label.split(" \u00b7 ")[-1] for label in previews})
     return (f"<section id='preview'><h2>What users see</h2><p class='small muted'>One active user's homepage per "
-            f"segment and arm, as each arm builds it.</p><div class='previews'>{cards}</div></section>")
+            f"segment in each arm ({_e(', '.join(arms))}), as that arm builds it on the day after the experiment."
+            f"</p><div class='previews'>{cards}</div></section>")
 
 
 def section_methods(a: dict, config_toml: str | None, warmup_days: int | None) -> str:
@@ -513,13 +515,15 @@ def render_report(a: dict, *, evidence=None, previews: Mapping[str, str] | None 
             + "".join(parts) + "</main></body></html>")
 
 
-def render_job_report(job, previews: Mapping[str, str] | None = None, *, evidence=None) -> str:
-    """The report of a finished :class:`recsys.jobs.JobOutput` (its evidence computed when not given)."""
-    from recsys.jobs import gather_evidence
+def render_job_report(job, evidence) -> str:
+    """The report of a finished :class:`recsys.jobs.JobOutput` with the
+    :class:`~recsys.jobs.Evidence` the job gathered (:func:`recsys.jobs.gather_evidence`)."""
+    from recsys.report.preview import segment_fragments
 
     cfg = job.result.config
     a = job.analysis
-    ev = evidence if evidence is not None else gather_evidence(job.result, list(a["arms"]))
+    ev = evidence
+    previews = segment_fragments(job.result.world.catalog, ev.homepages) if ev.homepages else None
     sub = (f"{a.get('n_users', 0):,} users assigned (of {cfg.users:,} in the world; users whose account lapsed during "
            f"the warm-up are not assigned) · {cfg.days} days · {' vs '.join(x.name for x in cfg.arms)} · "
            f"seed {cfg.seed}")
