@@ -85,7 +85,7 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
     from recsys.policies.reference import PopularityPolicy, RandomPolicy
     from recsys.core.rng import KeyedRandom
     from recsys.simulate.runner import Simulation
-    from recsys.simulate.warmup import warm_up
+    from recsys.experiment.warmup import warm_up
     from recsys.world.build import build_world
     from recsys.world.config import WorldConfig
 

@@ -25,7 +25,7 @@ if args.movielens:
 elif args.planted:
     interactions, items = planted_dataset(3000, 600, seed=args.seed)
 else:
-    from recsys.simulate.warmup import synthetic_interactions
+    from recsys.experiment.warmup import synthetic_interactions
 
     interactions, items = synthetic_interactions(seed=args.seed)
 

@@ -12,16 +12,19 @@ import os
 import shutil
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from recsys.daily import monitor_result
+from recsys.metrics.daily import churn_day_of
+from recsys.core.logs import Logs
+from recsys.simulate.tables import cumulative_tables
 from recsys.decision import Decision, daily_verdicts, decide
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
-from recsys.exposure import exposure_table
+from recsys.metrics.exposure import exposure_table
 from recsys.core.errors import InputError
 from recsys.core.io import atomic_dir, write_bytes, write_json, write_table, write_text
 from recsys.core.progress import Progress
@@ -35,7 +38,7 @@ class Evidence:
     (descriptive aggregates only; inference stays in the analysis)."""
 
     arms: list[str]
-    daily: pd.DataFrame           # per (arm, day): users, sessions, clicks, ctr, minutes (recsys.daily)
+    daily: pd.DataFrame           # per (arm, day): users, sessions, clicks, ctr, minutes (recsys.metrics.daily)
     survival: pd.DataFrame        # per (arm, day): users not yet churned
     churn_exact: bool
     exposure: pd.DataFrame        # per arm: coverage, long-tail share, homogenisation
@@ -52,9 +55,9 @@ def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool 
     for one active user per segment)."""
     from recsys.experiment.preview import segment_homepages
 
-    from recsys import daily as dly
+    from recsys.metrics import daily as dly
     from recsys.evaluate.arms import arm_offline_metrics
-    from recsys.exposure import genre_shares
+    from recsys.metrics.exposure import genre_shares
 
     t = result.table
     ids, arm = t["user_id"].to_numpy(), t["arm"].to_numpy()
@@ -93,7 +96,7 @@ class JobOutput:
 def arm_summary(table: pd.DataFrame, plays: pd.DataFrame, n_titles: int, *, popularity=None,
                 seed: int = 0) -> pd.DataFrame:
     """Descriptive per-arm figures for the terminal and the report (no inference here), with the
-    catalog exposure of each arm's plays (:func:`recsys.exposure.exposure_table`; the long tail
+    catalog exposure of each arm's plays (:func:`recsys.metrics.exposure.exposure_table`; the long tail
     is the titles outside the head of ``popularity``, e.g. the warm-up's play counts)."""
     g = table.groupby("arm", sort=False)
     s = g[["impressions", "clicks", "plays", "watch_minutes", "completions", "early_abandons", "sessions", "churned"]].sum()
@@ -190,6 +193,39 @@ def finished_run(out: str | Path, config: ExperimentConfig) -> dict | None:
     import json
 
     return json.loads(analysis.read_text())
+
+
+def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
+                          control: str, roles=None, levels=None, options=None,
+                          days: Iterable[int] | None = None) -> list[dict]:
+    """Always-valid monitoring of the decision's metrics (each treatment arm against
+    ``control``) on the cumulative table of every day: :func:`recsys.stats.analysis.monitor`
+    with the experiment's roles and levels; one record per (day, arm, metric)."""
+    from recsys.stats.analysis import monitor
+
+    tables = cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days)
+    looks: list[int] = []
+
+    def frames():  # one cumulative table alive at a time
+        for d, t in tables:
+            looks.append(d)
+            yield t
+
+    days = list(days) if days is not None else None
+    records = monitor(frames(), control, roles, levels, options=options, planned=len(days) if days else None)
+    for r in records:   # the looks are labelled by their calendar day
+        r["day"] = looks[r["day"]]
+    return records
+
+
+def monitor_result(result, roles, levels, options=None) -> list[dict]:
+    """:func:`sequential_monitoring` of an :class:`~recsys.experiment.runner.ExperimentResult`
+    with the roles and levels of its analysis."""
+    t = result.table
+    cd, _ = churn_day_of(result)
+    return sequential_monitoring(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(), t["segment"].to_numpy(),
+                                 cd, result.warmup.pre, control=result.config.control, roles=roles, levels=levels,
+                                 options=options, days=range(result.config.days))
 
 
 def job_steps(config: ExperimentConfig) -> int:

@@ -80,9 +80,9 @@ def _load(args):
 
     if args.interactions is None:
         try:
-            from recsys.simulate.warmup import synthetic_interactions
+            from recsys.experiment.warmup import synthetic_interactions
         except ImportError:
-            raise InputError("the synthetic world's logs are unavailable (recsys.simulate.warmup is not built yet): "
+            raise InputError("the synthetic world's logs are unavailable (recsys.experiment.warmup is not built yet): "
                              "pass --interactions PATH") from None
         return synthetic_interactions(seed=args.seed)
     if args.items is not None and not Path(args.items).is_file():

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     from recsys.core.rng import KeyedRandom
     from recsys.core.progress import Progress
     from recsys.simulate.runner import Simulation
-    from recsys.simulate.warmup import warm_up
+    from recsys.experiment.warmup import warm_up
     from recsys.world.build import build_world
 
     check_output(args.out, "--out")

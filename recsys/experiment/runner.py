@@ -23,7 +23,7 @@ from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation, arm_rows
 from recsys.simulate.store import RunStore
 from recsys.simulate.tables import user_table
-from recsys.simulate.warmup import WarmupResult, warm_up
+from recsys.experiment.warmup import WarmupResult, warm_up
 from recsys.world.build import World, build_world
 from recsys.world.segments import SEGMENTS
 

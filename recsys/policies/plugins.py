@@ -35,6 +35,8 @@ import scipy.sparse as sp
 from recsys.core.errors import InputError
 from recsys.core.page import Page
 from recsys.models.base import Scorer
+from recsys.policies.artwork import make_artwork
+from recsys.policies.assemble import PAGE_PARAMS, recommender
 from recsys.policies.base import Policy
 
 #: directories searched for plugins besides sys.path (the CLI adds the experiment file's)
@@ -152,9 +154,6 @@ class PluginScorer(_Portable, Scorer):
 
 def plugin_policy(spec: str, params: Mapping[str, Any], *, seed: int = 0):
     """The arm of a plugin class: its own policy, or a recommender over a wrapped scorer."""
-    from recsys.policies.artwork import make_artwork
-    from recsys.policies.registry import PAGE_PARAMS, recommender
-
     cls, root = load_class(spec)
     kind = contract(cls)
     params = dict(params)

@@ -27,23 +27,16 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from recsys.core.errors import InputError
-from recsys.core.page import ROW_KIND
 from recsys.models.hybrid import make_hybrid
 from recsys.models.registry import CF_MODELS, MODELS, get_model
 from recsys.policies.artwork import make_artwork
+from recsys.policies.assemble import PAGE_PARAMS, _number, recommender
 from recsys.policies.base import Policy
-from recsys.policies.pipeline import Pipeline
-from recsys.policies.recommender import RecommenderPolicy
+from recsys.policies.plugins import plugin_policy
 from recsys.policies.reference import PopularityPolicy, RandomPolicy
-from recsys.policies.rerank import SIMILARITIES, Calibration, Diversity, LongTail
-from recsys.policies.rows import DEFAULT_ROWS, RowBuilder
 
 POLICIES = ("random", "popularity", "cf", "content", "hybrid", "oracle", *CF_MODELS)
 
-#: page-level parameters of a recommender policy, with their defaults
-PAGE_PARAMS: dict[str, Any] = {"artwork": "fixed", "diversity": 0.0, "similarity": "genre", "calibration": 0.0,
-                               "longtail": 0.0, "new_days": 7, "candidates": 100, "rerank_depth": 100,
-                               "rows": list(DEFAULT_ROWS), "halflife": None}
 #: the flat keys of a factor CF model inside a policy (None: the model's arm default)
 FACTOR_KEYS = ("factors", "regularization", "alpha", "iterations", "learning_rate")
 _CF = {"cf": "als", **{k: None for k in FACTOR_KEYS}, "cf_params": None}
@@ -64,17 +57,6 @@ POLICY_PARAMS: dict[str, dict[str, Any] | None] = {
     "oracle": None,  # parameters are the oracle's own (recsys.policies.oracle)
     **{name: {**PAGE_PARAMS, **{k: None for k in FACTOR_KEYS}, "cf_params": None} for name in CF_MODELS},
 }
-
-
-def _number(name: str, v: Any, *, lo: float = 0.0, integer: bool = False, allow_none: bool = False):
-    if v is None and allow_none:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not float(v).is_integer()):
-        kind = "an integer" if integer else "a number"
-        raise InputError(f"policy parameter {name} must be {kind}, got {v!r}")
-    if v < lo:
-        raise InputError(f"policy parameter {name} must be >= {lo:g}, got {v!r}")
-    return int(v) if integer else float(v)
 
 
 def _cf_scorer(p: dict, seed: int):
@@ -108,33 +90,6 @@ def _content_scorer(p: dict, seed: int):
     return get_model("content").build(args, seed=seed, arm=True)
 
 
-def _page_parts(p: dict) -> tuple[tuple, RowBuilder]:
-    """The re-rankers (weight > 0) and the row builder from the page-level parameters."""
-    if p["similarity"] not in SIMILARITIES:
-        raise InputError(f"policy parameter similarity must be one of {', '.join(SIMILARITIES)}, "
-                         f"got {p['similarity']!r}")
-    rows = p["rows"]
-    if isinstance(rows, str) or not all(isinstance(r, str) for r in rows):
-        raise InputError("policy parameter rows must be a list of row kinds")
-    bad = [r for r in rows if r not in ROW_KIND]
-    if bad:
-        raise InputError(f"unknown row kind {bad[0]!r} (known: {', '.join(ROW_KIND)})")
-    new_days = _number("new_days", p["new_days"], lo=1, integer=True)
-    rerankers = (Diversity(_number("diversity", p["diversity"]), similarity=p["similarity"]),
-                 Calibration(_number("calibration", p["calibration"])),
-                 LongTail(_number("longtail", p["longtail"]), new_days=new_days))
-    return tuple(r for r in rerankers if r.weight > 0), RowBuilder(tuple(rows), new_days=new_days)
-
-
-def recommender(scorer, p: Mapping[str, Any], artwork, *, name: str) -> RecommenderPolicy:
-    """A recommender policy over ``scorer`` with the page-level parameters ``p``."""
-    rerankers, rows = _page_parts(dict(p))
-    pipeline = Pipeline(scorer, rerankers, candidates=_number("candidates", p["candidates"], lo=1, integer=True),
-                        rerank_depth=_number("rerank_depth", p["rerank_depth"], lo=1, integer=True))
-    return RecommenderPolicy(pipeline, rows, artwork, name=name,
-                             halflife=_number("halflife", p["halflife"], lo=0, allow_none=True))
-
-
 def make_policy(name: str, params: Mapping[str, Any] | None = None, *, seed: int = 0, world=None) -> Policy:
     """The policy ``name`` with ``params`` (unknown names and parameters are an InputError).
 
@@ -144,8 +99,6 @@ def make_policy(name: str, params: Mapping[str, Any] | None = None, *, seed: int
     """
     params = dict(params or {})
     if ":" in name:
-        from recsys.policies.plugins import plugin_policy
-
         return plugin_policy(name, params, seed=seed)
     if name not in POLICY_PARAMS:
         raise InputError(f"unknown policy {name!r} (known: {', '.join(POLICIES)}, or a plugin "

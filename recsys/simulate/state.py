@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.core.page import UserContext
+from recsys.simulate.tables import NOT_CHURNED
 from recsys.world.build import World
 from recsys.world.users import UserTruth
 
@@ -98,7 +99,7 @@ class ShardState:
             start=start, stop=stop, users=world.user_truth.slice(start, stop),
             signup=world.users.signup_day[start:stop].copy(), arm=np.zeros(n, np.int8),
             satisfaction=np.zeros(n, np.float32), satiation=np.zeros((n, G), np.float32),
-            churned=np.zeros(n, bool), churn_day=np.full(n, 32767, np.int16),
+            churned=np.zeros(n, bool), churn_day=np.full(n, NOT_CHURNED, np.int16),
             watched=np.full((n, HISTORY), -1, np.int32), passed=np.full((n, S), -1, np.int32),
             obs_recent=np.full((n, HISTORY), -1, np.int32), obs_profile=np.zeros((n, G), np.float32),
             obs_plays=np.zeros(n, np.int32), obs_sessions=np.zeros(n, np.int32),

@@ -6,10 +6,15 @@ One row per experiment user: counts and minutes from the experiment's logs, the 
 
 from __future__ import annotations
 
+from typing import Iterable, Iterator
+
 import numpy as np
 import pandas as pd
 
 from recsys.core.logs import Logs
+
+#: churn_day of a user who has not churned (the simulator's sentinel)
+NOT_CHURNED = 32767
 
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions", "active_days")
 
@@ -17,7 +22,7 @@ COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandon
 def user_counts(logs: Logs, user_ids: np.ndarray) -> dict[str, np.ndarray]:
     """Per-user sums of the logs for ``user_ids`` (global ids, any order): the count columns,
     ``watch_minutes`` and the time-to-first-play sum and count. Sums over disjoint logs add up
-    (how :func:`recsys.daily.cumulative_tables` builds each day's table from the day's logs)."""
+    (how :func:`cumulative_tables` builds each day's table from the day's logs)."""
     user_ids = np.asarray(user_ids, dtype=np.int64)
     n_all = int(user_ids.max()) + 1 if len(user_ids) else 0
     p, s = logs.plays, logs.sessions
@@ -54,7 +59,7 @@ def table_from_counts(counts: dict[str, np.ndarray], user_ids: np.ndarray, arm: 
         "segment": np.asarray(segment, dtype=object),
         **{c: counts[c] for c in ("impressions", "clicks", "plays", "watch_minutes", "completions",
                                   "early_abandons", "sessions", "active_days")},
-        "churned": (np.asarray(churn_day) < 32767).astype(np.int64),
+        "churned": (np.asarray(churn_day) < NOT_CHURNED).astype(np.int64),
         "time_to_first_play_s": np.where(ttfp_n > 0, counts["ttfp_sum"] / np.maximum(ttfp_n, 1), np.nan),
     })
     if pre is not None:
@@ -71,3 +76,28 @@ def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.nd
     day the account lapsed (a large number if it did not).
     """
     return table_from_counts(user_counts(logs, user_ids), user_ids, arm, segment, churn_day, pre)
+
+
+def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None,
+                      days: Iterable[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(day, per-user table of the logs with day <= d) for each day: one aggregation per day,
+    by :func:`user_table`, built incrementally: each day's logs are aggregated
+    once and added to the sums of the days before. A user counts as churned once churn_day <= d."""
+    plays, sessions = logs.plays, logs.sessions
+    if days is None:
+        seen = np.concatenate([sessions["day"].to_numpy(np.int64), plays["day"].to_numpy(np.int64)])
+        days = range(int(seen.min()), int(seen.max()) + 1) if seen.size else []
+    p_day = plays["day"].to_numpy(np.int64)
+    s_day = sessions["day"].to_numpy(np.int64)
+    p_order, s_order = np.argsort(p_day, kind="stable"), np.argsort(s_day, kind="stable")
+    plays, sessions = plays.iloc[p_order], sessions.iloc[s_order]
+    p_day, s_day = p_day[p_order], s_day[s_order]
+    cd = np.asarray(churn_day, dtype=np.int64)
+    total, p_at, s_at = None, 0, 0
+    for d in days:   # each day's logs aggregated once, added to the days before
+        p_end, s_end = np.searchsorted(p_day, d, side="right"), np.searchsorted(s_day, d, side="right")
+        part = user_counts(Logs(plays=plays.iloc[p_at:p_end], sessions=sessions.iloc[s_at:s_end], impressions=None),
+                           user_ids)
+        total = part if total is None else {k: total[k] + part[k] for k in total}
+        p_at, s_at = p_end, s_end
+        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre)

@@ -28,7 +28,7 @@ from recsys.policies.rerank import Diversity
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation
-from recsys.simulate.warmup import synthetic_interactions
+from recsys.experiment.warmup import synthetic_interactions
 from recsys.world.build import build_world
 from recsys.world.config import WorldConfig
 

@@ -8,7 +8,7 @@ from recsys.policies.reference import PopularityPolicy
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation
-from recsys.simulate.warmup import warm_up
+from recsys.experiment.warmup import warm_up
 from recsys.world.build import build_world
 from recsys.world.config import WorldConfig
 from recsys.world.segments import segments_from_logs
