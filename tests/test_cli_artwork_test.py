@@ -168,7 +168,7 @@ def test_chart_legend_sits_clear_of_the_data():
     (["--p-a", "1.5", "--p-b", "0.3"], "--p-a"),
     (["--p-a", "0.2", "--p-b", "-0.1"], "--p-b"),
     (["--p-a", "0.2", "--p-b", "abc"], "--p-b"),
-    (["--p-a", "0.2", "--p-b", "0.3", "--users", "1"], "argument --users: must be an integer of at least 2"),
+    (["--p-a", "0.2", "--p-b", "0.3", "--users", "1"], "argument --users: expected an integer of at least 2"),
     (["--p-a", "0.2", "--p-b", "0.3", "--users", "0"], "--users"),
     (["--p-a", "0.2", "--p-b", "0.3", "--users", "many"], "--users"),
     (["--p-a", "0.2", "--p-b", "0.3", "--alpha", "1"], "--alpha"),

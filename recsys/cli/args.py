@@ -10,25 +10,44 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 
+def bounded(cast, ok, expected: str):
+    """An argparse ``type``: ``cast`` the text and keep it when ``ok(value)``; otherwise the one-line
+    error "expected <expected>, got '<text>'" (argparse prefixes the option's name)."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+
+positive_int = bounded(int, lambda v: v > 0, "a positive integer")
+probability = bounded(float, lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
 
 
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}")
-    return value
+def add_run_arguments(parser, *, users_help: str, days_help: str, seed_help: str) -> None:
+    """The options every experiment-running command shares: sizes, parallelism, resume, the JSON copy,
+    the daily monitor and quiet."""
+    parser.add_argument("--users", type=positive_int, help=users_help)
+    parser.add_argument("--days", type=positive_int, help=days_help)
+    parser.add_argument("--seed", type=int, help=seed_help)
+    add_parallel_arguments(parser)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run into the same --out (same configuration and seed); on "
+                             "a finished run, print its result")
+    parser.add_argument("--json", help="also write the analysis JSON here (its folder is created)")
+    parser.add_argument("--daily", action="store_true",
+                        help="print the always-valid daily monitor day by day (always in the JSON)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def with_overrides(config, args):
+    """``config`` with the --users/--days/--seed the command line gave."""
+    overrides = {k: getattr(args, k) for k in ("users", "days", "seed") if getattr(args, k) is not None}
+    return config.replace(**overrides) if overrides else config
 
 
 def add_parallel_arguments(parser) -> None:

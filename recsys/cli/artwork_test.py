@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.cli import probability
+from recsys.cli import bounded, probability
 from recsys.core.errors import InputError
 from recsys.core.io import prepare_out_dir, write_bytes, write_json, write_text
 from recsys.experiment.artwork_test import assign_and_click
@@ -32,24 +32,8 @@ PNG_NAME = "artwork-test.png"
 HTML_NAME = "artwork-test.html"
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:  # argparse turns this into "argument --alpha: <message>"
-        raise argparse.ArgumentTypeError(f"expected a significance level in (0, 1), got {text!r}")
-    return value
-
-
-def _users(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer of at least 2 (two arms), got {text!r}")
-    return value
+_alpha = bounded(float, lambda v: 0.0 < v < 1.0, "a significance level in (0, 1)")
+_users = bounded(int, lambda v: v >= 2, "an integer of at least 2 (two arms)")
 
 
 def add_parser(subparsers, name: str) -> None:

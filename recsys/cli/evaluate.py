@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from recsys.cli import probability
+from recsys.cli import positive_int, probability
 from recsys.core.errors import InputError
 
 TEST_FRACTION = 0.2
@@ -23,16 +23,6 @@ TEST_FRACTION = 0.2
 NEW_TITLES_TEST_FRACTION = 0.5
 #: below this share of users evaluated, a temporal split gets a note suggesting --split random
 FEW_EVALUATED = 0.25
-
-
-def _k(text: str) -> int:
-    try:
-        k = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if k <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return k
 
 
 def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
@@ -45,7 +35,7 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                    help="movielens (u.data, ratings.dat, ratings.csv) or csv with user,item[,rating][,timestamp] (default)")
     p.add_argument("--threshold", type=float, default=None,
                    help="keep ratings >= this as implicit feedback (MovieLens default 4)")
-    p.add_argument("--k", type=_k, default=10, help="list length (default 10)")
+    p.add_argument("--k", type=positive_int, default=10, help="list length (default 10)")
     p.add_argument("--split", choices=("user-temporal", "temporal", "random"), default=None,
                    help="user-temporal: each user's latest interactions held out (default); temporal: one global "
                         "cut in time (the default with --new-titles); random: a random share of each user's")

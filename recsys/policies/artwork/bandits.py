@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from recsys.core.params import store_params
 from recsys.core.rng import generator
 from recsys.core.logs import Logs
-from recsys.policies.artwork.base import (REWARDS, ArtworkPolicy, _check, _resolve_seed, best_variant_probability,
+from recsys.policies.artwork.base import (_check_reward, _check_sampling, ArtworkPolicy, _check, _resolve_seed, best_variant_probability,
                                          impression_rewards, variant_layout)
 
 
@@ -32,29 +33,15 @@ class BetaThompson(ArtworkPolicy):
     def __init__(self, reward: str = "click", threshold_minutes: float = 2.0, minutes_cap: float = 60.0,
                  prior_alpha: float = 1.0, prior_beta: float = 1.0, n_sim: int = 256, decay: float = 1.0,
                  epsilon: float = 0.0, random_state: int | None = 0):
-        self.reward = reward
-        self.threshold_minutes = threshold_minutes
-        self.minutes_cap = minutes_cap
-        self.prior_alpha = prior_alpha
-        self.prior_beta = prior_beta
-        self.n_sim = n_sim
-        self.decay = decay
-        self.epsilon = epsilon
-        self.random_state = random_state
+        store_params(self, locals())
 
     def check_params(self):
         n = self.name
-        _check(self.reward in REWARDS, f"artwork {n}: reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
-        _check(self.threshold_minutes >= 0,
-               f"artwork {n}: threshold_minutes must be >= 0, got {self.threshold_minutes}")
-        _check(self.minutes_cap > 0, f"artwork {n}: minutes_cap must be positive, got {self.minutes_cap}")
+        _check_reward(self)
         _check(self.prior_alpha > 0 and self.prior_beta > 0,
                f"artwork {n}: prior_alpha and prior_beta must be positive")
-        _check(isinstance(self.n_sim, (int, np.integer)) and self.n_sim >= 1,
-               f"artwork {n}: n_sim must be a positive integer, got {self.n_sim!r}")
         _check(0 < self.decay <= 1, f"artwork {n}: decay must be in (0, 1], got {self.decay}")
-        _check(0 <= self.epsilon <= 1, f"artwork {n}: epsilon must be in [0, 1], got {self.epsilon}")
-        _resolve_seed(self.random_state)
+        _check_sampling(self)
         return self
 
     def fit(self, catalog, logs=None):

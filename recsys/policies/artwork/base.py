@@ -161,6 +161,25 @@ def _check(cond: bool, message: str) -> None:
         raise InputError(message)
 
 
+def _check_reward(policy) -> None:
+    """The reward options the learning artwork policies share."""
+    n = policy.name
+    _check(policy.reward in REWARDS,
+           f"artwork {n}: reward must be one of {', '.join(REWARDS)}, got {policy.reward!r}")
+    _check(policy.threshold_minutes >= 0,
+           f"artwork {n}: threshold_minutes must be >= 0, got {policy.threshold_minutes}")
+    _check(policy.minutes_cap > 0, f"artwork {n}: minutes_cap must be positive, got {policy.minutes_cap}")
+
+
+def _check_sampling(policy) -> None:
+    """The Thompson-sampling options the learning artwork policies share."""
+    n = policy.name
+    _check(isinstance(policy.n_sim, (int, np.integer)) and policy.n_sim >= 1,
+           f"artwork {n}: n_sim must be a positive integer, got {policy.n_sim!r}")
+    _check(0 <= policy.epsilon <= 1, f"artwork {n}: epsilon must be in [0, 1], got {policy.epsilon}")
+    _resolve_seed(policy.random_state)
+
+
 # ---------------------------------------------------------------- policies
 
 class ArtworkPolicy:

@@ -8,10 +8,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recsys.core.params import store_params
 from recsys.core.rng import generator
 from recsys.core.logs import Logs
 from recsys.world.catalog import MOODS
-from recsys.policies.artwork.base import (_MC_BLOCK, _ROWS_BLOCK, REWARDS, ArtworkPolicy, _check, _resolve_seed,
+from recsys.policies.artwork.base import (_check_reward, _check_sampling, _MC_BLOCK, _ROWS_BLOCK, ArtworkPolicy, _check, _resolve_seed,
                                          impression_rewards, padded_art)
 
 
@@ -41,16 +42,7 @@ class ContextualArtwork(ArtworkPolicy):
     def __init__(self, reward: str = "play", threshold_minutes: float = 2.0, minutes_cap: float = 60.0,
                  reg: float = 1.0, noise: float = 0.1, explore: float = 1.0, rate_prior: float = 50.0,
                  n_sim: int = 64, epsilon: float = 0.0, random_state: int | None = 0):
-        self.reward = reward
-        self.threshold_minutes = threshold_minutes
-        self.minutes_cap = minutes_cap
-        self.reg = reg
-        self.noise = noise
-        self.explore = explore
-        self.rate_prior = rate_prior
-        self.n_sim = n_sim
-        self.epsilon = epsilon
-        self.random_state = random_state
+        store_params(self, locals())
 
     # feature layout: [intercept, cast, mood x M, genre share, cold genre, variant rate]
     @property
@@ -59,16 +51,11 @@ class ContextualArtwork(ArtworkPolicy):
 
     def check_params(self):
         n = self.name
-        _check(self.reward in REWARDS, f"artwork {n}: reward must be one of {', '.join(REWARDS)}, got {self.reward!r}")
-        _check(self.threshold_minutes >= 0, f"artwork {n}: threshold_minutes must be >= 0")
-        _check(self.minutes_cap > 0, f"artwork {n}: minutes_cap must be positive")
+        _check_reward(self)
         for p in ("reg", "noise", "rate_prior"):
             _check(getattr(self, p) > 0, f"artwork {n}: {p} must be positive, got {getattr(self, p)}")
         _check(self.explore >= 0, f"artwork {n}: explore must be >= 0, got {self.explore}")
-        _check(isinstance(self.n_sim, (int, np.integer)) and self.n_sim >= 1,
-               f"artwork {n}: n_sim must be a positive integer, got {self.n_sim!r}")
-        _check(0 <= self.epsilon <= 1, f"artwork {n}: epsilon must be in [0, 1], got {self.epsilon}")
-        _resolve_seed(self.random_state)
+        _check_sampling(self)
         return self
 
     def fit(self, catalog, logs=None):
