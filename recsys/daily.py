@@ -128,7 +128,8 @@ def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.D
                            user_ids)
         total = part if total is None else {k: total[k] + part[k] for k in total}
         p_at, s_at = p_end, s_end
-        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre)
+        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre,
+                                   days=d + 1)
 
 
 def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
