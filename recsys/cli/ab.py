@@ -27,6 +27,9 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--seed", type=int, help="override [experiment] seed")
     p.add_argument("--daily", action="store_true",
                    help="print the always-valid daily monitor day by day (always in the JSON)")
+    p.add_argument("--surrogate", metavar="MODEL",
+                   help="a surrogate index (model_<outcome>.json from recsys surrogate-bank): add its prediction of "
+                        "the long-term effect, from this experiment's first days, to the analysis")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -38,7 +41,16 @@ def run(args) -> int:
     overrides = {k: getattr(args, k) for k in ("users", "days", "seed") if getattr(args, k) is not None}
     if overrides:
         config = config.replace(**overrides)
-    analysis, job = run_experiment_command(config, args, Path(args.out), report=args.report)
+    model = None
+    if args.surrogate:
+        from recsys.core.errors import InputError
+        from recsys.stats.surrogate import SurrogateIndex
+
+        model = SurrogateIndex.load(args.surrogate)
+        if model.window_ is not None and config.days < model.window_:
+            raise InputError(f"the experiment runs {config.days} days, shorter than the surrogate window of "
+                             f"{model.window_} days the model was fitted on")
+    analysis, job = run_experiment_command(config, args, Path(args.out), report=args.report, surrogate=model)
     print(render_analysis(analysis))
     print(render_sequential(analysis.get("sequential") or [], analysis["alpha"], daily=args.daily,
                             verdicts=analysis.get("sequential_decision")))

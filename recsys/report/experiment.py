@@ -67,7 +67,7 @@ details summary{cursor:pointer;color:#0969da}pre{background:var(--soft);padding:
 """
 
 SECTIONS = (("verdict", "Verdict"), ("tradeoffs", "Trade-offs"), ("lifts", "Lifts"), ("survival", "Retention"),
-            ("decay", "Novelty and decay"), ("daily", "Day by day"),
+            ("decay", "Novelty and decay"), ("longterm", "Long term"), ("daily", "Day by day"),
             ("sequential", "Monitoring"), ("samples", "Sample sizes"), ("offline", "Offline metrics"),
             ("exposure", "Catalog exposure"), ("preview", "What users see"), ("methods", "Methods"))
 
@@ -359,6 +359,26 @@ def section_decay(a: dict) -> str:
             + comp_html + "</section>")
 
 
+def section_longterm(a: dict) -> str:
+    """The surrogate index's prediction of the long-term effect, when a model was given."""
+    sg = a.get("surrogate")
+    if not sg:
+        return ""
+    lvl = level(a["alpha"])
+    rows = "".join(f"<tr><td class='l'>{_e(p['arm'])}</td><td class='num'>{_dash(pct(p['estimate']))}<span "
+                   f"class='role'>{interval(p['ci_low'], p['ci_high'])}</span></td>"
+                   f"<td class='num'>{p['se_sampling']:.3f}</td><td class='num'>{p['se_model']:.3f}</td></tr>"
+                   for p in sg["predictions"])
+    return (f"<section id='longterm'><h2>Long term: the surrogate index</h2><p>Predicted effect on "
+            f"<code>{_e(sg['outcome'])}</code> over {sg['horizon']} days, from the first {sg['window']} days' "
+            f"per-user metrics, by a model fitted on {sg['experiments']} long experiments (Athey, Chetty, Imbens and "
+            "Kang 2019).</p><table><tr><th class='l'>arm</th><th>predicted relative effect [" + lvl + "]</th>"
+            "<th>sampling sd (log)</th><th>model error sd (log)</th></tr>" + rows + "</table><p class='small muted'>"
+            "The interval adds the model's error, estimated by predicting each of the bank's experiments with a "
+            "model fitted without it and comparing with its measured long-term effect. It is a prediction, not a "
+            "test: it does not enter the verdict.</p></section>")
+
+
 def section_daily(ev) -> str:
     note = "" if ev.churn_exact else ("Churn day approximated by the user's last visit (the runner keeps no "
                                       "exact day): the curve is a lower bound early on.")
@@ -595,6 +615,7 @@ def render_report(a: dict, *, evidence=None, previews: Mapping[str, str] | None 
     cards = [("users assigned", f"{a.get('n_users', 0):,}")] + ([("days", str(days))] if days else []) + [
         ("arms", " vs ".join(a["arms"][1:]) + f" vs {a['control']} (control)"), ("primary metric", prim)]
     parts = [section_verdict(a, cards), section_tradeoffs(a), section_lifts(a), section_survival(a), section_decay(a),
+             section_longterm(a),
              section_daily(evidence) if evidence is not None else "", section_sequential(a), section_samples(a),
              section_offline(evidence) if evidence is not None else "",
              section_exposure(evidence) if evidence is not None else "", section_preview(previews),

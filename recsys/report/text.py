@@ -170,6 +170,13 @@ def long_term_lines(result: Mapping) -> list[str]:
                        f"in the control, {pct(c['treatment']['estimate'])} in the treatment (p = {pvalue(c['p_value'])})")
     elif dc.get("note"):
         out += ["", f"Novelty and decay: not tested ({dc['note']})"]
+    sg = result.get("surrogate")
+    if sg:
+        out += ["", f"Long-term prediction (surrogate index of {sg['outcome']} over {sg['horizon']} days, from the "
+                    f"first {sg['window']} days; a model fitted on {sg['experiments']} long experiments)"]
+        for p in sg["predictions"]:
+            out.append(f"  {p['arm']}: {pct(p['estimate'])} {interval(p['ci_low'], p['ci_high'])} (interval with the "
+                       f"model's error, sd {p['se_model']:.3f}, and sampling, sd {p['se_sampling']:.3f}, on the log scale)")
     return out
 
 

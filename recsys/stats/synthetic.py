@@ -132,3 +132,32 @@ def synthetic_daily(n_users: int, arms: Sequence[str] = ("control", "treatment")
         "completions": completions[u, d], "early_abandons": early[u, d], "watch_minutes": minutes[u, d],
         "sessions": sessions[u, d],
     })
+
+
+def synthetic_bank(n_experiments: int, users: int = 3000, *, arms_per_experiment: int = 3, seed: int = 0,
+                   short_sd: float = 0.05, tau: float = 0.03) -> tuple[pd.DataFrame, dict]:
+    """A bank for the surrogate index with a known structure: each treatment arm moves the
+    short-term metrics by a log effect a ~ N(0, ``short_sd``), which carries into the long term
+    through them, and the long-term outcome by a further b ~ N(0, ``tau``) that no short-term
+    metric shows (the surrogacy error). Returns (rows, {experiment: control})."""
+    rng = np.random.default_rng(seed)
+    parts, controls = [], {}
+    for e in range(n_experiments):
+        name = f"exp{e:02d}"
+        arms = ["control"] + [f"t{j}" for j in range(arms_per_experiment)]
+        a = np.concatenate([[0.0], rng.normal(0, short_sd, arms_per_experiment)])
+        b = np.concatenate([[0.0], rng.normal(0, tau, arms_per_experiment)])
+        arm = rng.integers(0, len(arms), users)
+        engage = rng.gamma(1.5, 1.0, users)
+        pre = engage * 200 * rng.lognormal(0, 0.3, users)
+        minutes = engage * 100 * np.exp(a[arm]) * rng.lognormal(0, 0.4, users)
+        sessions = rng.poisson(engage * 6 * np.exp(a[arm]))
+        churned = (rng.random(users) < 0.05 / (0.5 + engage)).astype(np.int64)
+        alive = 1 - churned
+        long = (minutes + alive * 3.0 * minutes * np.exp(b[arm])) * rng.lognormal(0, 0.3, users)
+        parts.append(pd.DataFrame({
+            "experiment": name, "user_id": np.arange(users), "arm": np.asarray(arms, dtype=object)[arm],
+            "watch_minutes": minutes, "sessions": sessions, "churned": churned, "pre_watch_minutes": pre,
+            "lt_watch_minutes": long, "lt_retained": alive.astype(float)}))
+        controls[name] = "control"
+    return pd.concat(parts, ignore_index=True), controls
