@@ -117,4 +117,9 @@ def render(summary: dict) -> str:
         if n:
             lines.append(f"    naive (short-term effect = long-term): covers {n['coverage']:.0%}; Kendall's tau "
                          f"{n['kendall_tau']:+.2f}; mean abs error {n['mean_abs_error']:.3f}")
+        pol = v.get("policies")
+        if pol:
+            lines.append(f"    ranking of {pol['count']} policies (each averaged over {pol['experiments_per_policy']:.1f} "
+                         f"experiments): Kendall's tau {pol['surrogate_kendall_tau']:+.2f} (surrogate)"
+                         + (f", {pol['naive_kendall_tau']:+.2f} (naive)" if "naive_kendall_tau" in pol else ""))
     return "\n".join(lines)

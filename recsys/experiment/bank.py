@@ -22,7 +22,7 @@ import pandas as pd
 from recsys.core.errors import InputError
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 from recsys.experiment.runner import run_experiment
-from recsys.simulate.tables import user_table
+from recsys.simulate.tables import user_counts, user_table
 from recsys.stats.surrogate import MIN_EXPERIMENTS, Bank
 
 #: treatment arms a bank run draws from: (label, policy, params)
@@ -78,7 +78,8 @@ def bank_configs(runs: int, *, users: int, horizon: int, window: int, seed: int 
 
 def window_table(result, window: int) -> pd.DataFrame:
     """The per-user table of a run's first ``window`` days (what a ``window``-day experiment of
-    the same users would have recorded)."""
+    the same users would have recorded), with the minutes and visits of the window's second half
+    (``recent_watch_minutes``, ``recent_sessions``: the rate a user settled into)."""
     if result.config.days < window:
         raise InputError(f"the experiment ran {result.config.days} days, shorter than the surrogate window of "
                          f"{window} days")
@@ -86,8 +87,12 @@ def window_table(result, window: int) -> pd.DataFrame:
     ids = full["user_id"].to_numpy(np.int64)
     churn = np.asarray(result.churn_day, dtype=np.int64)[ids]
     short_churn = np.where(churn <= window - 1, churn, 32767)
-    return user_table(result.logs.between(0, window - 1), ids, full["arm"].to_numpy(), full["segment"].to_numpy(),
-                      short_churn, result.warmup.pre, days=window)
+    table = user_table(result.logs.between(0, window - 1), ids, full["arm"].to_numpy(), full["segment"].to_numpy(),
+                       short_churn, result.warmup.pre, days=window)
+    recent = user_counts(result.logs.between(window - max(window // 2, 1), window - 1), ids)
+    table["recent_watch_minutes"] = recent["watch_minutes"]
+    table["recent_sessions"] = recent["sessions"]
+    return table
 
 
 def long_term_prediction(model, result) -> dict:

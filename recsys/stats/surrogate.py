@@ -41,7 +41,7 @@ from recsys.core.errors import InputError
 
 #: short-term per-user columns used as surrogates when present (plus every pre_* column)
 SURROGATES = ("watch_minutes", "sessions", "active_days", "plays", "completions", "early_abandons", "clicks",
-              "impressions", "churned", "days_observed")
+              "impressions", "churned", "days_observed", "recent_watch_minutes", "recent_sessions")
 #: long-term outcomes a bank carries, and the short-term column the naive answer reads for each
 OUTCOMES = {"lt_watch_minutes": "watch_minutes", "lt_retained": "retained", "lt_sessions": "sessions"}
 #: fewest experiments (runs) a bank needs before a model's error can be estimated
@@ -275,6 +275,15 @@ def validate(model: SurrogateIndex) -> dict:
     for col in ("truth", "surrogate", "naive"):
         if col in h.columns:
             h[f"{col}_rel"] = np.expm1(h[col])
+    # the policy ranking: each arm label's effects averaged over the experiments it ran in
+    cols = [c for c in ("truth", "surrogate", "naive") if c in h.columns]
+    pol = h.groupby("arm")[cols].mean()
+    if len(pol) > 2:
+        out["policies"] = {"count": int(len(pol)), "experiments_per_policy": float(h.groupby("arm").size().mean()),
+                           "surrogate_kendall_tau": float(sps.kendalltau(pol["truth"], pol["surrogate"]).statistic)}
+        if "naive" in pol:
+            out["policies"]["naive_kendall_tau"] = float(sps.kendalltau(pol["truth"], pol["naive"]).statistic)
+        out["policies"]["table"] = pol.reset_index().to_dict(orient="records")
     out["rows"] = h.to_dict(orient="records")
     return out
 

@@ -142,3 +142,27 @@ def test_decay_test_calibration():
     assert abs(false_flag / reps - alpha) < band
     assert flagged / reps > 0.9
     assert abs(covered / reps - (1 - alpha)) < 3 * np.sqrt(alpha * (1 - alpha) / reps) + 0.01
+
+
+def test_report_and_terminal_show_decay_survival_and_the_surrogate():
+    from recsys.report.experiment import render_report
+    from recsys.report.text import render_analysis
+    from recsys.stats.synthetic import synthetic_table
+
+    daily = synthetic_daily(8000, seed=11, lift={"treatment": NOVELTY})
+    table = synthetic_table(8000, ("control", "treatment"), seed=11, survival=True)
+    a = analyze(table, "control", daily=daily)
+    js = {**a.to_dict(), "decision": decide(a).to_dict(),
+          "surrogate": {"outcome": "lt_watch_minutes", "horizon": 60, "window": 14, "tau2": 0.0004, "experiments": 8,
+                        "predictions": [{"arm": "treatment", "estimate": 0.021, "ci_low": -0.02, "ci_high": 0.064,
+                                         "log_effect": 0.0208, "se_sampling": 0.01, "se_model": 0.02}]}}
+    page = render_report(js)
+    for fig in ("survival", "decay"):
+        assert f"<figure id='fig-{fig}'>" in page
+    assert "<section id='longterm'>" in page and "+2.1%" in page
+    decay = page[page.index("<section id='decay'>"):]
+    assert "Completion decay" in decay and "days 8-14" in decay
+    text = render_analysis(js)
+    assert "Retention (time to churn" in text and "hazard ratio" in text
+    assert "ctr (treatment): lift +" in text and "on days 8-14" in text
+    assert "Long-term prediction (surrogate index of lt_watch_minutes over 60 days" in text
