@@ -29,6 +29,8 @@ def add_parser(sub, name: str) -> None:
     p.add_argument("--arms-per-run", type=positive_int, default=3, help="treatment arms per experiment (default 3)")
     p.add_argument("--seed", type=int, default=1, help="first seed (run r uses seed + r)")
     p.add_argument("--ridge", type=float, default=1.0, help="ridge penalty on standardised features (default 1)")
+    p.add_argument("--no-calibration", action="store_true",
+                   help="use the index as Athey et al. define it, without calibrating its effects on the bank's")
     p.add_argument("--json", help="also write validation.json here")
     add_parallel_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -84,7 +86,7 @@ def run(args) -> int:
     for outcome in OUTCOMES:
         if outcome not in bank.table.columns:
             continue
-        m = SurrogateIndex(outcome=outcome, ridge=args.ridge).fit(bank.table, bank.controls, window=bank.window,
+        m = SurrogateIndex(outcome=outcome, ridge=args.ridge, calibrate=not args.no_calibration).fit(bank.table, bank.controls, window=bank.window,
                                                                    horizon=bank.horizon)
         models[outcome], checks[outcome] = m, validate(m)
     summary = {"runs": len(bank.controls), "users": int(len(bank.table)), "window": bank.window,
@@ -111,15 +113,23 @@ def render(summary: dict) -> str:
         s, n = v["surrogate"], v.get("naive")
         lines.append(f"  {outcome}: {v['comparisons']} held-out comparisons; model error sd {v['tau2'] ** 0.5:.3f} "
                      "(log scale)")
-        lines.append(f"    surrogate index: {1 - v['alpha']:.0%} interval covers the long-term effect in "
+        name = "surrogate index, calibrated" if v.get("calibrated") else "surrogate index"
+        lines.append(f"    {name}: {1 - v['alpha']:.0%} interval covers the long-term effect in "
                      f"{s['coverage']:.0%}; Kendall's tau with it {s['kendall_tau']:+.2f}; mean abs error "
                      f"{s['mean_abs_error']:.3f}")
+        if v.get("index"):
+            i = v["index"]
+            cal = v["calibration"]
+            lines.append(f"    (uncalibrated index: covers {i['coverage']:.0%}; Kendall's tau {i['kendall_tau']:+.2f}; mean "
+                         f"abs error {i['mean_abs_error']:.3f}; calibration truth = {cal['a']:+.3f} + "
+                         f"{cal['b']:.2f} x index)")
         if n:
             lines.append(f"    naive (short-term effect = long-term): covers {n['coverage']:.0%}; Kendall's tau "
                          f"{n['kendall_tau']:+.2f}; mean abs error {n['mean_abs_error']:.3f}")
         pol = v.get("policies")
         if pol:
             lines.append(f"    ranking of {pol['count']} policies (each averaged over {pol['experiments_per_policy']:.1f} "
-                         f"experiments): Kendall's tau {pol['surrogate_kendall_tau']:+.2f} (surrogate)"
+                         f"experiments): Kendall's tau {pol['surrogate_kendall_tau']:+.2f} (surrogate), "
+                         f"{pol['index_kendall_tau']:+.2f} (uncalibrated)"
                          + (f", {pol['naive_kendall_tau']:+.2f} (naive)" if "naive_kendall_tau" in pol else ""))
     return "\n".join(lines)

@@ -17,7 +17,18 @@ The interval accounts for two errors:
   mean((truth - prediction)^2 - the sampling variance of that difference), floored at 0, as
   DerSimonian and Laird do for between-study variance.
 
-The interval is ``exp(s +- z sqrt(v + tau2)) - 1``. :func:`validate` reports, over the held-out
+The interval is ``exp(s +- z sqrt(v + tau2)) - 1``.
+
+**Calibration** (on by default). The index assumes surrogacy: that the treatment reaches the
+long term only through the surrogates. Where it does not, the index's effects miss the long-term
+effects systematically; in this world, a frozen popularity control keeps wearing out after the
+window, so every arm's long-term advantage over it exceeds what its first weeks predict. A
+regression across the bank's held-out experiments of measured long-term effects on the index's
+predicted ones (truth = a + b s) corrects that, as proxy metrics are calibrated on past
+experiments; the interval then also carries the uncertainty of (a, b). It is valid for new
+experiments like the bank's: against the same control policy.
+
+:func:`validate` reports, over the held-out
 experiments, how often the interval covers the measured long-term effect (with the variance of
 the difference between the two, which share their users), the rank agreement (Kendall's tau)
 of predicted and measured effects, and the same for the naive answer "the short-term effect is
@@ -63,7 +74,8 @@ class SurrogateIndex:
     ``fit`` takes a bank: a per-user DataFrame with ``experiment`` (the run it came from, the
     unit held out), ``arm``, the surrogate columns and the outcome, and ``controls`` {experiment:
     control arm}. Fitted state: ``features_``, ``mean_``, ``scale_``, ``coef_``, ``intercept_``,
-    ``tau2_`` (the model-error variance of a predicted log effect), ``holdout_`` (the
+    ``tau2_`` (the model-error variance of a predicted log effect), ``calibration_`` (the
+    :class:`Calibration` of the index's effects, when ``calibrate``), ``holdout_`` (the
     leave-one-experiment-out predictions: :func:`validate`'s rows), ``window_``, ``horizon_``.
     """
 
@@ -71,6 +83,7 @@ class SurrogateIndex:
     surrogates: Sequence[str] | None = None
     ridge: float = 1.0
     alpha: float = 0.05
+    calibrate: bool = True
 
     # --- features ---------------------------------------------------------------------------
     def _base_columns(self, columns) -> list[str]:
@@ -128,9 +141,29 @@ class SurrogateIndex:
             pred = self._predict_arrays(x[out], *params)
             rows += _contrasts(bank[out], pred, y[out], controls[e], e, OUTCOMES.get(self.outcome))
         hold = pd.DataFrame(rows)
-        self.tau2_ = _tau2(hold)
-        # each held-out experiment's interval uses the model error estimated without it
-        hold["tau2"] = [_tau2(hold[hold["experiment"] != e]) for e in hold["experiment"]]
+        hold["v_diff"] = (hold["v_yy"] + hold["v_ff"] - 2 * hold["c_yf"]).clip(lower=0)
+        self.tau2_raw_ = _tau2(hold, "surrogate", "v_diff")
+        # each held-out experiment's interval uses the model error (and calibration) estimated without it
+        hold["tau2_raw"] = [_tau2(hold[hold["experiment"] != e], "surrogate", "v_diff") for e in hold["experiment"]]
+        self.calibration_ = None
+        if self.calibrate:
+            for e in pd.unique(hold["experiment"]):
+                cal = _calibration(hold[hold["experiment"] != e])
+                at = hold["experiment"] == e
+                hold.loc[at, "calibrated"] = cal.predict(hold.loc[at, "surrogate"])
+                hold.loc[at, "v_coef"] = cal.coef_var(hold.loc[at, "surrogate"])
+                hold.loc[at, "b"] = cal.b
+            hold["v_diff_cal"] = (hold["v_yy"] + hold["b"] ** 2 * hold["v_ff"]
+                                  - 2 * hold["b"] * hold["c_yf"]).clip(lower=0)
+            hold["v_cal_total"] = hold["v_diff_cal"] + hold["v_coef"]
+            hold["tau2"] = [_tau2(hold[hold["experiment"] != e], "calibrated", "v_cal_total")
+                            for e in hold["experiment"]]
+            self.calibration_ = _calibration(hold)
+            self.tau2_ = _tau2(hold.assign(calibrated=self.calibration_.predict(hold["surrogate"])), "calibrated",
+                               "v_cal_total")
+        else:
+            hold["tau2"] = hold["tau2_raw"]
+            self.tau2_ = self.tau2_raw_
         self.holdout_ = hold
         self.features_ = cols
         self.mean_, self.scale_, self.coef_, self.intercept_ = self._fit_arrays(x, y)
@@ -163,11 +196,16 @@ class SurrogateIndex:
         z = float(sps.norm.isf(self.alpha / 2))
         out = []
         for a in sorted(set(arm) - {control}):
-            s, v, fc, ft = _log_ratio(f[arm == control], f[arm == a])
-            se = float(np.sqrt(v + self.tau2_))
+            raw, v, fc, ft = _log_ratio(f[arm == control], f[arm == a])
+            cal = self.calibration_
+            s = float(cal.predict(raw)) if cal is not None else raw
+            v_s = float(v * cal.b ** 2) if cal is not None else v
+            v_model = self.tau2_ + (float(cal.coef_var(raw)) if cal is not None else 0.0)
+            se = float(np.sqrt(v_s + v_model))
             out.append({"arm": a, "outcome": self.outcome, "horizon": self.horizon_, "estimate": float(np.expm1(s)),
                         "ci_low": float(np.expm1(s - z * se)), "ci_high": float(np.expm1(s + z * se)),
-                        "log_effect": s, "se_sampling": float(np.sqrt(v)), "se_model": float(np.sqrt(self.tau2_)),
+                        "log_effect": s, "se_sampling": float(np.sqrt(v_s)), "se_model": float(np.sqrt(v_model)),
+                        "index_effect": float(np.expm1(raw)), "calibrated": cal is not None,
                         "control_index": fc, "treatment_index": ft})
         return out
 
@@ -176,6 +214,7 @@ class SurrogateIndex:
         return {"model": "surrogate-index-ridge", "outcome": self.outcome, "ridge": self.ridge, "alpha": self.alpha,
                 "features": list(self.features_), "mean": self.mean_.tolist(), "scale": self.scale_.tolist(),
                 "coef": self.coef_.tolist(), "intercept": self.intercept_, "tau2": self.tau2_,
+                "calibration": None if self.calibration_ is None else self.calibration_.to_dict(),
                 "window": self.window_, "horizon": self.horizon_, "experiments": self.n_experiments_,
                 "users": self.n_users_}
 
@@ -187,6 +226,8 @@ class SurrogateIndex:
             m.features_ = list(d["features"])
             m.mean_, m.scale_, m.coef_ = (np.asarray(d[k], dtype=np.float64) for k in ("mean", "scale", "coef"))
             m.intercept_, m.tau2_ = float(d["intercept"]), float(d["tau2"])
+            m.calibration_ = None if d.get("calibration") is None else Calibration.from_dict(d["calibration"])
+            m.calibrate = m.calibration_ is not None
             m.window_, m.horizon_ = d.get("window"), d.get("horizon")
             m.n_experiments_, m.n_users_ = int(d["experiments"]), int(d["users"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -214,11 +255,57 @@ def _log_ratio(c: np.ndarray, t: np.ndarray) -> tuple[float, float, float, float
 def _paired_var(c_a, c_b, t_a, t_b) -> float:
     """Variance of [log(mean t_a / mean c_a) - log(mean t_b / mean c_b)] when a and b are
     measured on the same users (per-arm influence functions, arms independent)."""
-    def arm(a, b):
-        d = (a - a.mean()) / a.mean() - (b - b.mean()) / b.mean()
-        return d.var(ddof=1) / len(d)
+    v_aa, v_bb, c_ab = _paired_parts(c_a, c_b, t_a, t_b)
+    return max(v_aa + v_bb - 2 * c_ab, 0.0)        # >= 0 up to rounding
+
+
+def _paired_parts(c_a, c_b, t_a, t_b) -> tuple[float, float, float]:
+    """The variances of the two log ratios and their covariance (same users, arms independent),
+    so that the variance of log-ratio(a) - k log-ratio(b) is v_aa + k^2 v_bb - 2 k c_ab."""
+    out = np.zeros(3)
     with np.errstate(all="ignore"):
-        return float(arm(c_a, c_b) + arm(t_a, t_b))
+        for a, b in ((c_a, c_b), (t_a, t_b)):
+            ia, ib = (a - a.mean()) / a.mean(), (b - b.mean()) / b.mean()
+            n = len(a)
+            out += [ia.var(ddof=1) / n, ib.var(ddof=1) / n, np.cov(ia, ib)[0, 1] / n]
+    return float(out[0]), float(out[1]), float(out[2])
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """truth = a + b x (the index's predicted log effect), by least squares across the bank's
+    held-out comparisons, with the coefficients' covariance."""
+
+    a: float
+    b: float
+    cov: tuple[tuple[float, float], tuple[float, float]]
+
+    def predict(self, x):
+        return self.a + self.b * np.asarray(x, dtype=np.float64)
+
+    def coef_var(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        (caa, cab), (_, cbb) = self.cov
+        return caa + 2 * x * cab + x * x * cbb
+
+    def to_dict(self) -> dict:
+        return {"a": self.a, "b": self.b, "cov": [list(r) for r in self.cov]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> "Calibration":
+        cov = np.asarray(d["cov"], dtype=np.float64)
+        return cls(float(d["a"]), float(d["b"]), ((cov[0, 0], cov[0, 1]), (cov[1, 0], cov[1, 1])))
+
+
+def _calibration(rows: pd.DataFrame) -> Calibration:
+    x = rows["surrogate"].to_numpy(np.float64)
+    y = rows["truth"].to_numpy(np.float64)
+    X = np.column_stack([np.ones(len(x)), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    dof = max(len(y) - 2, 1)
+    cov = (resid @ resid / dof) * np.linalg.pinv(X.T @ X)
+    return Calibration(float(coef[0]), float(coef[1]), ((cov[0, 0], cov[0, 1]), (cov[1, 0], cov[1, 1])))
 
 
 def _contrasts(table: pd.DataFrame, pred: np.ndarray, y: np.ndarray, control: str, experiment,
@@ -233,9 +320,10 @@ def _contrasts(table: pd.DataFrame, pred: np.ndarray, y: np.ndarray, control: st
         t = arm == a
         truth, v_truth, yc, _ = _log_ratio(y[c], y[t])
         s, v_s, _, _ = _log_ratio(pred[c], pred[t])
+        v_yy, v_ff, c_yf = _paired_parts(y[c], pred[c], y[t], pred[t])
         rec = {"experiment": experiment, "arm": a, "control": control, "n_control": int(c.sum()),
                "n_treatment": int(t.sum()), "truth": truth, "v_truth": v_truth, "surrogate": s, "v_surrogate": v_s,
-               "v_diff": _paired_var(y[c], pred[c], y[t], pred[t]), "control_outcome": yc}
+               "v_yy": v_yy, "v_ff": v_ff, "c_yf": c_yf, "control_outcome": yc}
         if x is not None:
             n, v_n, _, _ = _log_ratio(x[c], x[t])
             rec.update({"naive": n, "v_naive": v_n, "v_naive_diff": _paired_var(y[c], x[c], y[t], x[t])})
@@ -243,12 +331,13 @@ def _contrasts(table: pd.DataFrame, pred: np.ndarray, y: np.ndarray, control: st
     return out
 
 
-def _tau2(hold: pd.DataFrame) -> float:
-    """Method-of-moments variance of the model error of a predicted log effect."""
+def _tau2(hold: pd.DataFrame, pred: str, var: str) -> float:
+    """Method-of-moments variance of the model error of a predicted log effect: the mean squared
+    miss beyond the variance ``var`` it has anyway (floored at 0)."""
     if hold.empty:
         return 0.0
-    r = (hold["truth"] - hold["surrogate"]).to_numpy()
-    return float(max(0.0, np.mean(r * r - hold["v_diff"].to_numpy())))
+    r = (hold["truth"] - hold[pred]).to_numpy()
+    return float(max(0.0, np.mean(r * r - hold[var].to_numpy())))
 
 
 def validate(model: SurrogateIndex) -> dict:
@@ -258,15 +347,30 @@ def validate(model: SurrogateIndex) -> dict:
     the measured effects (over comparisons), and the mean absolute errors (relative scale)."""
     h = model.holdout_.copy()
     z = float(sps.norm.isf(model.alpha / 2))
-    h["covered"] = np.abs(h["truth"] - h["surrogate"]) <= z * np.sqrt(h["v_diff"] + h["tau2"])
-    h["surrogate_ci_low"] = np.expm1(h["surrogate"] - z * np.sqrt(h["v_surrogate"] + h["tau2"]))
-    h["surrogate_ci_high"] = np.expm1(h["surrogate"] + z * np.sqrt(h["v_surrogate"] + h["tau2"]))
+    h["index"] = h["surrogate"]
+    h["index_covered"] = np.abs(h["truth"] - h["index"]) <= z * np.sqrt(h["v_diff"] + h["tau2_raw"])
+    if model.calibrate:     # the model's answer: the calibrated index
+        h["surrogate"] = h["calibrated"]
+        h["covered"] = np.abs(h["truth"] - h["surrogate"]) <= z * np.sqrt(h["v_cal_total"] + h["tau2"])
+        half = z * np.sqrt(h["b"] ** 2 * h["v_surrogate"] + h["v_coef"] + h["tau2"])
+    else:
+        h["covered"] = h["index_covered"]
+        half = z * np.sqrt(h["v_surrogate"] + h["tau2"])
+    h["surrogate_ci_low"] = np.expm1(h["surrogate"] - half)
+    h["surrogate_ci_high"] = np.expm1(h["surrogate"] + half)
     out = {"outcome": model.outcome, "horizon": model.horizon_, "window": model.window_,
            "experiments": int(h["experiment"].nunique()), "comparisons": int(len(h)), "alpha": model.alpha,
-           "tau2": model.tau2_}
-    tau_s = sps.kendalltau(h["truth"], h["surrogate"]).statistic if len(h) > 1 else float("nan")
-    out["surrogate"] = {"coverage": float(h["covered"].mean()), "kendall_tau": float(tau_s),
-                        "mean_abs_error": float(np.mean(np.abs(np.expm1(h["surrogate"]) - np.expm1(h["truth"]))))}
+           "tau2": model.tau2_, "calibrated": bool(model.calibrate),
+           "calibration": None if model.calibration_ is None else model.calibration_.to_dict()}
+
+    def score(col: str, covered: str) -> dict:
+        tau = sps.kendalltau(h["truth"], h[col]).statistic if len(h) > 1 else float("nan")
+        return {"coverage": float(h[covered].mean()), "kendall_tau": float(tau),
+                "mean_abs_error": float(np.mean(np.abs(np.expm1(h[col]) - np.expm1(h["truth"]))))}
+
+    out["surrogate"] = score("surrogate", "covered")
+    if model.calibrate:
+        out["index"] = score("index", "index_covered")
     if "naive" in h.columns:
         h["naive_covered"] = np.abs(h["truth"] - h["naive"]) <= z * np.sqrt(h["v_naive_diff"])
         tau_n = sps.kendalltau(h["truth"], h["naive"]).statistic if len(h) > 1 else float("nan")
@@ -276,11 +380,12 @@ def validate(model: SurrogateIndex) -> dict:
         if col in h.columns:
             h[f"{col}_rel"] = np.expm1(h[col])
     # the policy ranking: each arm label's effects averaged over the experiments it ran in
-    cols = [c for c in ("truth", "surrogate", "naive") if c in h.columns]
+    cols = [c for c in ("truth", "surrogate", "index", "naive") if c in h.columns]
     pol = h.groupby("arm")[cols].mean()
     if len(pol) > 2:
         out["policies"] = {"count": int(len(pol)), "experiments_per_policy": float(h.groupby("arm").size().mean()),
-                           "surrogate_kendall_tau": float(sps.kendalltau(pol["truth"], pol["surrogate"]).statistic)}
+                           "surrogate_kendall_tau": float(sps.kendalltau(pol["truth"], pol["surrogate"]).statistic),
+                           "index_kendall_tau": float(sps.kendalltau(pol["truth"], pol["index"]).statistic)}
         if "naive" in pol:
             out["policies"]["naive_kendall_tau"] = float(sps.kendalltau(pol["truth"], pol["naive"]).statistic)
         out["policies"]["table"] = pol.reset_index().to_dict(orient="records")

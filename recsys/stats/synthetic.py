@@ -135,18 +135,20 @@ def synthetic_daily(n_users: int, arms: Sequence[str] = ("control", "treatment")
 
 
 def synthetic_bank(n_experiments: int, users: int = 3000, *, arms_per_experiment: int = 3, seed: int = 0,
-                   short_sd: float = 0.05, tau: float = 0.03) -> tuple[pd.DataFrame, dict]:
+                   short_sd: float = 0.05, tau: float = 0.03, drift: float = 0.0) -> tuple[pd.DataFrame, dict]:
     """A bank for the surrogate index with a known structure: each treatment arm moves the
     short-term metrics by a log effect a ~ N(0, ``short_sd``), which carries into the long term
     through them, and the long-term outcome by a further b ~ N(0, ``tau``) that no short-term
-    metric shows (the surrogacy error). Returns (rows, {experiment: control})."""
+    metric shows (the surrogacy error); ``drift`` adds a systematic part to b (every treatment
+    gains on the control after the window, as against a control that wears out). Returns (rows,
+    {experiment: control})."""
     rng = np.random.default_rng(seed)
     parts, controls = [], {}
     for e in range(n_experiments):
         name = f"exp{e:02d}"
         arms = ["control"] + [f"t{j}" for j in range(arms_per_experiment)]
         a = np.concatenate([[0.0], rng.normal(0, short_sd, arms_per_experiment)])
-        b = np.concatenate([[0.0], rng.normal(0, tau, arms_per_experiment)])
+        b = np.concatenate([[0.0], rng.normal(drift, tau, arms_per_experiment)])
         arm = rng.integers(0, len(arms), users)
         engage = rng.gamma(1.5, 1.0, users)
         pre = engage * 200 * rng.lognormal(0, 0.3, users)

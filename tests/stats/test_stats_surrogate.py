@@ -32,7 +32,11 @@ def test_validation_against_a_known_surrogacy_error(fitted):
     assert 0.01 < np.sqrt(model.tau2_) < 0.045
     assert v["surrogate"]["coverage"] >= 0.85
     assert v["naive"]["coverage"] < v["surrogate"]["coverage"]     # the naive interval ignores the model error
-    assert v["surrogate"]["kendall_tau"] > 0.4
+    assert v["surrogate"]["kendall_tau"] > 0.4 and v["index"]["coverage"] >= 0.85
+    cal = v["calibration"]                              # no systematic surrogacy error here: a ~ 0, b ~ 1
+    assert abs(cal["a"]) < 0.02 and 0.6 < cal["b"] < 1.4
+    raw = SurrogateIndex(calibrate=False).fit(*fitted[1:], window=14, horizon=60)
+    assert raw.calibration_ is None and "index" not in validate(raw)
     row = v["rows"][0]
     assert row["surrogate_ci_low"] < np.expm1(row["surrogate"]) < row["surrogate_ci_high"]
     assert set(model.features_) == {"watch_minutes", "sessions", "churned", "pre_watch_minutes"}
@@ -45,7 +49,9 @@ def test_a_new_experiment_is_predicted_with_both_errors(fitted):
     assert [p["arm"] for p in preds] == ["t0", "t1", "t2"]
     for p in preds:
         assert p["ci_low"] < p["estimate"] < p["ci_high"]
-        assert p["se_model"] == pytest.approx(np.sqrt(model.tau2_)) and p["se_sampling"] > 0
+        coef_var = model.calibration_.coef_var(np.log1p(p["index_effect"]))
+        assert p["se_model"] == pytest.approx(np.sqrt(model.tau2_ + coef_var)) and p["se_sampling"] > 0
+        assert p["calibrated"] and p["log_effect"] == pytest.approx(model.calibration_.predict(np.log1p(p["index_effect"])))
         half = np.log1p(p["ci_high"]) - p["log_effect"]
         assert half == pytest.approx(1.959964 * np.hypot(p["se_model"], p["se_sampling"]), rel=1e-5)
         arm = new["arm"] == p["arm"]
@@ -146,3 +152,12 @@ def test_cli_refits_a_saved_bank(tmp_path, capsys):
     assert v["runs"] == 6 and set(v["outcomes"]) == {"lt_watch_minutes", "lt_retained"}
     model = SurrogateIndex.load(out / "model_lt_watch_minutes.json")
     assert model.window_ == 14 and model.horizon_ == 60 and model.n_experiments_ == 6
+
+
+def test_calibration_corrects_a_systematic_surrogacy_failure():
+    bank, controls = synthetic_bank(16, 3000, seed=6, tau=0.01, drift=0.08)
+    cal = validate(SurrogateIndex().fit(bank, controls, window=14, horizon=60))
+    raw = validate(SurrogateIndex(calibrate=False).fit(bank, controls, window=14, horizon=60))
+    assert cal["calibration"]["a"] > 0.03                      # the drift the short term cannot see
+    assert cal["surrogate"]["mean_abs_error"] < 0.7 * raw["surrogate"]["mean_abs_error"]
+    assert cal["surrogate"]["coverage"] >= 0.85
