@@ -402,7 +402,8 @@ def section_sequential(a: dict) -> str:
         return ""
     df = pd.DataFrame(seq)
     lvl = level(a["alpha"])
-    final = {(r["arm"], r["metric"]): r for r in a["results"] if r["segment"] == "all"}
+    final = {(r["arm"], r["metric"]): (_log_hr(r) if r.get("kind") == "survival" else r)
+             for r in a["results"] if r["segment"] == "all"}
     fig = _figure("sequential", charts.sequential_chart(df, final, a["alpha"]), "always-valid intervals over days",
                   "Blue band: each day's always-valid interval for the effect accumulated up to that day (the cohort "
                   "is fixed at assignment, so the estimand grows day by day; each band covers its own day's). Grey "
@@ -431,6 +432,14 @@ def section_sequential(a: dict) -> str:
             "it may be read daily.</p>" + fig
             + f"<table><tr><th>day</th><th class='l'>arm</th>{head}<th>verdict that day</th></tr>{''.join(rows)}"
             "</table></section>")
+
+
+def _log_hr(r: Mapping) -> dict:
+    """A survival row on the monitor's scale: the log hazard ratio and its interval."""
+    def log1p(x):
+        return None if x is None or x <= -1 else float(np.log1p(x))
+    return {"diff": r.get("log_hr"), "ci_low": log1p(r.get("rel_ci_low")), "ci_high": log1p(r.get("rel_ci_high")),
+            "method": "cox, log HR"}
 
 
 def _status_kind(status: str) -> str:
