@@ -29,6 +29,7 @@ from recsys.core.errors import InputError
 from recsys.core.io import atomic_dir, write_bytes, write_json, write_table, write_text
 from recsys.core.progress import Progress
 from recsys.simulate.store import RunStore
+from recsys.simulate.tables import user_day_table
 from recsys.stats.analysis import Analysis, analyze
 
 
@@ -250,8 +251,10 @@ def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progr
         result = run_experiment(config, executor=executor, progress=bar, keep_impressions=store is None, store=store)
         shares = {a.name: a.share for a in config.arms}
         with bar.stage("analysis"):
+            ids, arm = result.table["user_id"].to_numpy(), result.table["arm"].to_numpy()
             stats = analyze(result.table, config.control, cuped=config.cuped, segments=segments, shares=shares,
-                            seed=config.seed, roles=config.roles, levels=config.levels, options=config.analysis)
+                            seed=config.seed, roles=config.roles, levels=config.levels, options=config.analysis,
+                            daily=user_day_table(result.logs, ids, arm))
             decision = decide(stats)
         with bar.stage("monitoring day by day"):
             sequential = monitor_result(result, config.roles, config.levels, config.analysis)  # daily looks

@@ -29,6 +29,7 @@ COMMANDS = {
     "artwork-test": "artwork_test",
     "preview": "preview",
     "power": "power",
+    "surrogate-bank": "surrogate_bank",
 }
 
 

@@ -19,6 +19,9 @@ def add_parser(sub, name: str) -> None:
                         "sample sizes, offline metrics, exposure and methods")
     add_run_arguments(p, users_help="override [experiment] users", days_help="override [experiment] days",
                       seed_help="override [experiment] seed")
+    p.add_argument("--surrogate", metavar="MODEL",
+                   help="a surrogate index (model_<outcome>.json from recsys surrogate-bank): add its prediction of "
+                        "the long-term effect, from this experiment's first days, to the analysis")
     p.set_defaults(run=run)
 
 
@@ -27,7 +30,16 @@ def run(args) -> int:
 
     config = ExperimentConfig.load(args.config)
     config = with_overrides(config, args)
-    analysis, job = run_experiment_command(config, args, Path(args.out), report=args.report)
+    model = None
+    if args.surrogate:
+        from recsys.core.errors import InputError
+        from recsys.stats.surrogate import SurrogateIndex
+
+        model = SurrogateIndex.load(args.surrogate)
+        if model.window_ is not None and config.days < model.window_:
+            raise InputError(f"the experiment runs {config.days} days, shorter than the surrogate window of "
+                             f"{model.window_} days the model was fitted on")
+    analysis, job = run_experiment_command(config, args, Path(args.out), report=args.report, surrogate=model)
     print(render_analysis(analysis))
     print(render_sequential(analysis.get("sequential") or [], analysis["alpha"], daily=args.daily,
                             verdicts=analysis.get("sequential_decision")))

@@ -83,10 +83,12 @@ def announce(config, workers: int) -> None:
               "from this project's benchmarks on a 2-core machine)", file=sys.stderr)
 
 
-def run_experiment_command(config, args, out: Path, *, report: bool, previews: bool = False):
+def run_experiment_command(config, args, out: Path, *, report: bool, previews: bool = False, surrogate=None):
     """The body of ``recsys ab`` and ``recsys demo``: resume a finished run (exit 0 with its
     result), or announce, run, analyse, decide, render the report and write everything whole.
-    Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished)."""
+    Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished).
+    ``surrogate``: a fitted :class:`~recsys.stats.surrogate.SurrogateIndex` whose long-term
+    prediction is added to the analysis JSON as ``surrogate``."""
     from recsys.core.io import prepare_out_dir
     from recsys.jobs import finished_run, gather_evidence, job_steps, open_work_dir, run_job, write_outputs
     from recsys.core.progress import Progress
@@ -112,6 +114,10 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
         with executor_from_args(args) as ex:
             work = open_work_dir(config, out, resume=getattr(args, "resume", False))
             job = run_job(config, executor=ex, progress=bar, work=work)
+        if surrogate is not None:
+            from recsys.experiment.bank import long_term_prediction
+
+            job.analysis["surrogate"] = long_term_prediction(surrogate, job.result)
         extra = {}
         if report:
             from recsys.report.experiment import render_job_report

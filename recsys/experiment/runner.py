@@ -101,6 +101,6 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
     names = np.asarray(config.arm_names, dtype=object)
     table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
-                       churn_day[inside], warm.pre)
+                       churn_day[inside], warm.pre, days=config.days)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
 

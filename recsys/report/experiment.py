@@ -13,6 +13,7 @@ model.
 from __future__ import annotations
 
 import html
+import math
 from typing import Mapping
 
 import pandas as pd
@@ -65,7 +66,8 @@ details summary{cursor:pointer;color:#0969da}pre{background:var(--soft);padding:
 @media print{nav{display:none}h2{break-after:avoid}figure,table{break-inside:avoid}}
 """
 
-SECTIONS = (("verdict", "Verdict"), ("tradeoffs", "Trade-offs"), ("lifts", "Lifts"), ("daily", "Day by day"),
+SECTIONS = (("verdict", "Verdict"), ("tradeoffs", "Trade-offs"), ("lifts", "Lifts"), ("survival", "Retention"),
+            ("decay", "Novelty and decay"), ("longterm", "Long term"), ("daily", "Day by day"),
             ("sequential", "Monitoring"), ("samples", "Sample sizes"), ("offline", "Offline metrics"),
             ("exposure", "Catalog exposure"), ("preview", "What users see"), ("methods", "Methods"))
 
@@ -279,6 +281,104 @@ def section_lifts(a: dict) -> str:
     return "".join(out)
 
 
+def section_survival(a: dict) -> str:
+    """Kaplan-Meier curves per arm and segment, and each arm's hazard ratio with the log-rank test."""
+    sv = a.get("survival") or {}
+    if not sv.get("curves"):
+        return ""
+    lvl = level(sv.get("alpha", a["alpha"]))
+    fig = _figure("survival", charts.survival_chart(sv["curves"], a["arms"], lvl), "Kaplan-Meier curves per arm",
+                  f"Share of each arm's users still subscribed (Kaplan-Meier; a user observed to the end without "
+                  f"lapsing is censored there), with pointwise {lvl} log-log bands; all users, then each segment.")
+    rows = "".join(
+        f"<tr><td>{_e(t['segment'])}</td><td class='l'>{_e(t['arm'])}</td>"
+        f"<td class='num'>{t['events_control']:,} / {t['n_control']:,}</td>"
+        f"<td class='num'>{t['events_treatment']:,} / {t['n_treatment']:,}</td>"
+        f"<td class='num'>{_share(t['churn_control'], 2)}</td><td class='num'>{_share(t['churn_treatment'], 2)}</td>"
+        f"<td class='num'>{_dash(num(t['hr'], 3))}<span class='role'>"
+        f"{interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: _dash(num(x, 3)))}</span></td>"
+        f"<td class='num'>{_dash(pvalue(t['p_value']))}</td><td class='num'>{_dash(pvalue(t['logrank_p']))}</td></tr>"
+        for t in sv.get("tests", []))
+    return ("<section id='survival'><h2>Retention: time to churn</h2>" + fig
+            + "<table><tr><th>segment</th><th class='l'>arm</th><th>churned / users (control)</th>"
+              "<th>churned / users (treatment)</th><th>churned by the end, control (KM)</th>"
+              "<th>treatment (KM)</th><th>hazard ratio [" + lvl + "]</th><th>Cox p</th><th>log-rank p</th></tr>"
+            + rows + "</table><p class='small muted'>Hazard ratio: the treatment's daily risk of lapsing relative "
+              "to the control's, from a Cox model (Efron's ties; Wald interval); below 1 the treatment keeps users "
+              "longer. The log-rank test asks the same question without the proportional-hazards model. "
+              "Segment rows are descriptive. As a metric, <code>churn_hazard</code> puts this test in a role "
+              "(a guardrail margin of +10% means HR &le; 1.10).</p></section>")
+
+
+def section_decay(a: dict) -> str:
+    """Effects by day since first exposure, the early-vs-late tests and the completion decay."""
+    dc = a.get("decay") or {}
+    tests = dc.get("tests") or []
+    if not tests:
+        return ("<section id='decay'><h2>Novelty and decay</h2><p class='muted'>Not tested: "
+                f"{_e(dc['note'])}.</p></section>") if dc.get("note") else ""
+    lvl = level(dc.get("alpha", a["alpha"]))
+    e, l_ = dc["early_days"], dc["late_days"]
+    fig = _figure("decay", charts.decay_chart(dc["by_day"], tests, lvl), "lift by day since first exposure",
+                  f"Dots: the relative lift on each day since the user's first exposure, over the users seen that "
+                  f"day, with its {lvl} interval. Shaded: the early (days {e[0]}-{e[1]}) and late (days "
+                  f"{l_[0]}-{l_[1]}) windows; lines and bands: each window's lift on the cohort observed through "
+                  "the whole late window. The late lift is the steady-state estimate.")
+    rows = "".join(
+        f"<tr><td>{_e(t['metric'])}</td><td class='l'>{_e(t['arm'])}</td>"
+        f"<td class='num'>{_dash(pct(t['early']['rel_lift']))}<span class='role'>"
+        f"{interval(t['early']['rel_ci_low'], t['early']['rel_ci_high'])}</span></td>"
+        f"<td class='num'>{_dash(pct(t['late']['rel_lift']))}<span class='role'>"
+        f"{interval(t['late']['rel_ci_low'], t['late']['rel_ci_high'])}</span></td>"
+        f"<td class='num'>{_dash(pvalue(t['p_value']))}</td>"
+        f"<td>{_badge(t['status'], {'decaying': 'harmed', 'growing': 'better'}.get(t['status'], 'none'))}</td>"
+        f"<td class='num'>{t['cohort_users']:,}</td></tr>" for t in tests)
+    comp = dc.get("completion_decay") or []
+    comp_html = ""
+    if comp:
+        crow = "".join(
+            f"<tr><td class='l'>{_e(c['arm'])}</td>"
+            f"<td class='num'>{_dash(pct(c['control']['estimate']))}<span class='role'>"
+            f"{interval(c['control']['ci_low'], c['control']['ci_high'])}</span></td>"
+            f"<td class='num'>{_dash(pct(c['treatment']['estimate']))}<span class='role'>"
+            f"{interval(c['treatment']['ci_low'], c['treatment']['ci_high'])}</span></td>"
+            f"<td class='num'>{_dash(pvalue(c['p_value']))}</td></tr>" for c in comp)
+        comp_html = ("<h3>Completion decay</h3><p class='small muted'>The change in completion rate from the early "
+                     "to the late window within each arm (how much less of what users start they finish as the "
+                     "novelty wears off), and the test that the two arms' changes are equal.</p>"
+                     "<table><tr><th class='l'>arm</th><th>control's change</th><th>treatment's change</th>"
+                     f"<th>p (equal)</th></tr>{crow}</table>")
+    return ("<section id='decay'><h2>Novelty and decay: the effect by day since first exposure</h2>" + fig
+            + "<table><tr><th>metric</th><th class='l'>arm</th>"
+              f"<th>early lift (days {e[0]}-{e[1]}) [{lvl}]</th><th>late lift (days {l_[0]}-{l_[1]}) [{lvl}]</th>"
+              "<th>p (early = late)</th><th>status</th><th>cohort users</th></tr>" + rows + "</table>"
+            + "<p class='small muted'>The test compares the two windows' lifts on the same users (the log of the "
+              "ratio of the treatment's to the control's late/early change, with a delta-method variance over "
+              "users). Decaying: the late effect is significantly nearer zero than the early one, or reversed. A "
+              "success metric whose win decays to an interval that includes zero no longer carries a ship.</p>"
+            + comp_html + "</section>")
+
+
+def section_longterm(a: dict) -> str:
+    """The surrogate index's prediction of the long-term effect, when a model was given."""
+    sg = a.get("surrogate")
+    if not sg:
+        return ""
+    lvl = level(a["alpha"])
+    rows = "".join(f"<tr><td class='l'>{_e(p['arm'])}</td><td class='num'>{_dash(pct(p['estimate']))}<span "
+                   f"class='role'>{interval(p['ci_low'], p['ci_high'])}</span></td>"
+                   f"<td class='num'>{p['se_sampling']:.3f}</td><td class='num'>{p['se_model']:.3f}</td></tr>"
+                   for p in sg["predictions"])
+    return (f"<section id='longterm'><h2>Long term: the surrogate index</h2><p>Predicted effect on "
+            f"<code>{_e(sg['outcome'])}</code> over {sg['horizon']} days, from the first {sg['window']} days' "
+            f"per-user metrics, by a model fitted on {sg['experiments']} long experiments (Athey, Chetty, Imbens and "
+            "Kang 2019).</p><table><tr><th class='l'>arm</th><th>predicted relative effect [" + lvl + "]</th>"
+            "<th>sampling sd (log)</th><th>model error sd (log)</th></tr>" + rows + "</table><p class='small muted'>"
+            "The interval adds the model's error, estimated by predicting each of the bank's experiments with a "
+            "model fitted without it and comparing with its measured long-term effect. It is a prediction, not a "
+            "test: it does not enter the verdict.</p></section>")
+
+
 def section_daily(ev) -> str:
     note = "" if ev.churn_exact else ("Churn day approximated by the user's last visit (the runner keeps no "
                                       "exact day): the curve is a lower bound early on.")
@@ -302,7 +402,8 @@ def section_sequential(a: dict) -> str:
         return ""
     df = pd.DataFrame(seq)
     lvl = level(a["alpha"])
-    final = {(r["arm"], r["metric"]): r for r in a["results"] if r["segment"] == "all"}
+    final = {(r["arm"], r["metric"]): (_log_hr(r) if r.get("kind") == "survival" else r)
+             for r in a["results"] if r["segment"] == "all"}
     fig = _figure("sequential", charts.sequential_chart(df, final, a["alpha"]), "always-valid intervals over days",
                   "Blue band: each day's always-valid interval for the effect accumulated up to that day (the cohort "
                   "is fixed at assignment, so the estimand grows day by day; each band covers its own day's). Grey "
@@ -331,6 +432,14 @@ def section_sequential(a: dict) -> str:
             "it may be read daily.</p>" + fig
             + f"<table><tr><th>day</th><th class='l'>arm</th>{head}<th>verdict that day</th></tr>{''.join(rows)}"
             "</table></section>")
+
+
+def _log_hr(r: Mapping) -> dict:
+    """A survival row on the monitor's scale: the log hazard ratio and its interval."""
+    def log1p(x):
+        return None if x is None or x <= -1 else math.log1p(x)
+    return {"diff": r.get("log_hr"), "ci_low": log1p(r.get("rel_ci_low")), "ci_high": log1p(r.get("rel_ci_high")),
+            "method": "cox, log HR"}
 
 
 def _status_kind(status: str) -> str:
@@ -441,6 +550,20 @@ day's own always-valid interval (it is not intersected with earlier days', which
 metrics: always-valid p at {alpha:g} / (success metrics × arms); guardrails: non-inferiority of the contrast
 treatment − (1 + margin) × control at {g_alpha:g}; deterioration at {d_alpha:g}; the day's verdict applies the rule
 below to those. The mixing variance τ² is fixed at the first look (tuned to its variance), never from later data.</dd>"""
+    long_txt = ""
+    if a.get("survival"):
+        long_txt += """<dt>Retention as survival</dt><dd>Each user's days from assignment to the day the account lapsed,
+or to the end of the experiment (censored). Kaplan-Meier curves with Greenwood's variance and log-log intervals; the
+log-rank test; the hazard ratio from a Cox proportional-hazards model of the arm (Efron's handling of tied days, Wald
+interval and p). Computed on per-day life tables; checked against statsmodels to 5 decimals. The metric
+<code>churn_hazard</code> reports the hazard ratio − 1 as its relative lift and each arm's Kaplan-Meier churn by the
+end as its values; as a guardrail, its margin bounds the hazard ratio.</dd>"""
+    if (a.get("decay") or {}).get("tests"):
+        long_txt += """<dt>Novelty and decay</dt><dd>Effects are indexed by the day since each user's first exposure
+(their first visit after assignment), not by calendar day. On the users observed through the whole late window, the
+early and late windows' lifts are compared by the difference of their log ratios, with a delta-method variance from
+each user's sums in both windows (so one user's two windows are not treated as independent). The late window's lift
+is the steady-state estimate: it assumes the transient is over by then.</dd>"""
     return f"""<section id='methods'><h2>Methods</h2><dl class='methods'>
 <dt>Unit of analysis</dt><dd>The user. Each user is randomised to one arm for the whole experiment, and every metric
 is computed from per-user totals ({a.get('n_users', 0):,} users). Testing at the impression level would treat a heavy
@@ -483,6 +606,7 @@ p &lt; {q_alpha:g}; then the verdict, and every arm's, is "investigate".</dd>
 <dt>Heterogeneity</dt><dd>Cochran's Q on the per-segment relative lifts (inverse-variance weighted; segments are
 disjoint, hence independent) with I², the share of between-segment spread beyond chance.</dd>
 {seq_txt}
+{long_txt}
 </dl>
 {"<details><summary>Experiment configuration</summary><pre>" + _e(config_toml) + "</pre></details>" if config_toml else ""}
 </section>"""
@@ -501,7 +625,8 @@ def render_report(a: dict, *, evidence=None, previews: Mapping[str, str] | None 
     prim = (a["decision"].get("roles") or {}).get("primary", "")
     cards = [("users assigned", f"{a.get('n_users', 0):,}")] + ([("days", str(days))] if days else []) + [
         ("arms", " vs ".join(a["arms"][1:]) + f" vs {a['control']} (control)"), ("primary metric", prim)]
-    parts = [section_verdict(a, cards), section_tradeoffs(a), section_lifts(a),
+    parts = [section_verdict(a, cards), section_tradeoffs(a), section_lifts(a), section_survival(a), section_decay(a),
+             section_longterm(a),
              section_daily(evidence) if evidence is not None else "", section_sequential(a), section_samples(a),
              section_offline(evidence) if evidence is not None else "",
              section_exposure(evidence) if evidence is not None else "", section_preview(previews),

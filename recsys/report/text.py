@@ -135,11 +135,49 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
         hrows = [[h["metric"], h["arm"], _f(h["q"], "{:.2f}"), str(h["df"]), pvalue(h["p_value"]),
                   _f(h["i2"], "{:.0%}"), "yes" if h.get("differs") else "no"] for h in het]
         out.extend(_table(["metric", "arm", "Q", "df", "p", "I^2", "differs"], hrows, right={2, 3, 4, 5}))
+    out.extend(long_term_lines(result))
     dec = result.get("decision")
     if dec:
         out.append("")
         out.extend(decision_lines(dec, alpha=alpha, correction=result.get("correction", "holm")))
     return "\n".join(out)
+
+
+def long_term_lines(result: Mapping) -> list[str]:
+    """Retention as survival (hazard ratio, log-rank) and the decay tests, when the analysis has them."""
+    out = []
+    sv = [t for t in (result.get("survival") or {}).get("tests", []) if t["segment"] == "all"]
+    if sv:
+        out += ["", "Retention (time to churn; Cox hazard ratio, Efron ties; log-rank test)"]
+        rows = [[t["arm"], f"{t['events_control']:,} / {t['n_control']:,}", f"{t['events_treatment']:,} / "
+                 f"{t['n_treatment']:,}", pct(t["churn_control"], 2, sign=False), pct(t["churn_treatment"], 2, sign=False),
+                 f"{_f(t['hr'], '{:.3f}')} {interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: _f(x, '{:.3f}'))}",
+                 pvalue(t["p_value"]), pvalue(t["logrank_p"])] for t in sv]
+        out += _table(["arm", "churned/users (control)", "churned/users (treatment)", "KM churn control",
+                       "KM churn treatment", "hazard ratio [CI]", "Cox p", "log-rank p"], rows,
+                      right={1, 2, 3, 4, 5, 6, 7})
+    dc = result.get("decay") or {}
+    if dc.get("tests"):
+        out += ["", "Novelty and decay (lift by day since first exposure; early vs late window on one cohort)"]
+        for t in dc["tests"]:
+            e, l_ = t["early_days"], t["late_days"]
+            out.append(f"  {t['metric']} ({t['arm']}): lift {pct(t['early']['rel_lift'])} on days {e[0]}-{e[1]}, "
+                       f"{pct(t['late']['rel_lift'])} {interval(t['late']['rel_ci_low'], t['late']['rel_ci_high'])} "
+                       f"on days {l_[0]}-{l_[1]}: {t['status']}, p = {pvalue(t['p_value'])} "
+                       f"({t['cohort_users']:,} users)")
+        for c in dc.get("completion_decay") or []:
+            out.append(f"  completion decay ({c['arm']}): completion rate late vs early {pct(c['control']['estimate'])} "
+                       f"in the control, {pct(c['treatment']['estimate'])} in the treatment (p = {pvalue(c['p_value'])})")
+    elif dc.get("note"):
+        out += ["", f"Novelty and decay: not tested ({dc['note']})"]
+    sg = result.get("surrogate")
+    if sg:
+        out += ["", f"Long-term prediction (surrogate index of {sg['outcome']} over {sg['horizon']} days, from the "
+                    f"first {sg['window']} days; a model fitted on {sg['experiments']} long experiments)"]
+        for p in sg["predictions"]:
+            out.append(f"  {p['arm']}: {pct(p['estimate'])} {interval(p['ci_low'], p['ci_high'])} (interval with the "
+                       f"model's error, sd {p['se_model']:.3f}, and sampling, sd {p['se_sampling']:.3f}, on the log scale)")
+    return out
 
 
 def render_arm_summary(records: list[Mapping]) -> str:
