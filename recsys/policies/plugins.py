@@ -218,7 +218,11 @@ class PluginPolicy(_Portable, Policy):
         return self
 
     def pages(self, ctx, layout, rand):
-        page = self.inner.pages(ctx, layout, rand)
+        try:
+            page = self.inner.pages(ctx, layout, rand)
+        except Exception as exc:  # noqa: BLE001 - the user's pages failed: one line, the cause
+            raise InputError(f"plugin {self.spec!r}: pages failed: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         if not isinstance(page, Page) or page.titles.shape != (len(ctx), layout.rows, layout.row_length):
             raise InputError(f"plugin {self.spec!r}: pages must return a Page of shape "
                              f"({len(ctx)}, {layout.rows}, {layout.row_length})")
