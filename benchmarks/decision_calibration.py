@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from recsys.stats.decision_study import STUDY_ROLES, decision_study
+from recsys.decision.study import STUDY_ROLES, decision_study
 from recsys.stats.planning import pilot_from_table, plan_decision
 from recsys.stats.synthetic import synthetic_table
 

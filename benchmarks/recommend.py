@@ -28,10 +28,10 @@ from recsys.models import ALS, BPR, Content, Hybrid
 from recsys.models._threads import n_threads, single_threaded_blas
 from recsys.models.data import interaction_matrix
 from recsys.core.page import Layout, UserContext
-from recsys.policies import RecommenderPolicy
-from recsys.rerank import Diversity
+from recsys.policies import Pipeline, RecommenderPolicy
+from recsys.policies.rerank import Diversity
 from recsys.core.rng import KeyedRandom, generator
-from recsys.rows import RowBuilder
+from recsys.policies.rows import RowBuilder
 from recsys.core.logs import PLAY_SCHEMA, Logs, frame
 from recsys.world.catalog import make_catalog
 from recsys.world.config import WorldConfig
@@ -120,9 +120,9 @@ def main(argv=None) -> dict:
     print(f"fit BPR (64 factors, 100 iterations, {threads} threads): {t_bpr:.1f} s")
 
     policy = RecommenderPolicy(
-        Hybrid(ALS(factors=64, iterations=15, regularization=1.0, alpha=20.0, num_threads=threads), Content(),
-               random_state=0),
-        (Diversity(args.diversity),), RowBuilder(), name="hybrid", n_jobs=threads)
+        Pipeline(Hybrid(ALS(factors=64, iterations=15, regularization=1.0, alpha=20.0, num_threads=threads), Content(),
+                        random_state=0), (Diversity(args.diversity),)),
+        RowBuilder(), name="hybrid", n_jobs=threads)
     logs = Logs(plays=plays)
     _, t_fit = timed(lambda: policy.fit(logs, catalog, day=0, n_users=U))
     print(f"fit hybrid policy (ALS + content + popularity): {t_fit:.1f} s")

@@ -82,10 +82,10 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
     import numpy as np
 
     from recsys.core import parallel
-    from recsys.policy import PopularityPolicy, RandomPolicy
+    from recsys.policies.reference import PopularityPolicy, RandomPolicy
     from recsys.core.rng import KeyedRandom
     from recsys.simulate.runner import Simulation
-    from recsys.simulate.warmup import warm_up
+    from recsys.experiment.warmup import warm_up
     from recsys.world.build import build_world
     from recsys.world.config import WorldConfig
 

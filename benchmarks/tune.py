@@ -97,7 +97,7 @@ def main() -> None:
         out["movielens-100k"], r = run_one("MovieLens 100K", inter, items, args)
         hybrid_vs_best(r, inter, items, None, out["movielens-100k"]["headline"]["best_baseline"], args.seed)
     if args.world:
-        from recsys.simulate.warmup import synthetic_interactions
+        from recsys.experiment.warmup import synthetic_interactions
 
         t0 = time.perf_counter()
         inter, items = synthetic_interactions(seed=args.seed)

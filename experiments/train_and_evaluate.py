@@ -11,8 +11,8 @@ import pandas as pd
 
 from recsys.evaluate import evaluate_models, load_movielens, planted_dataset
 from recsys.models import Hybrid
-from recsys.models.pipeline import Pipeline
-from recsys.rerank import Diversity
+from recsys.policies.pipeline import Pipeline
+from recsys.policies.rerank import Diversity
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--movielens", help="a MovieLens directory or ratings file (never downloaded)")
@@ -25,7 +25,7 @@ if args.movielens:
 elif args.planted:
     interactions, items = planted_dataset(3000, 600, seed=args.seed)
 else:
-    from recsys.simulate.warmup import synthetic_interactions
+    from recsys.experiment.warmup import synthetic_interactions
 
     interactions, items = synthetic_interactions(seed=args.seed)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from recsys.core.parallel import executor
 from recsys.report.tune import render_text
 from recsys.tune import TuneConfig, sweep
-from recsys.tune.output import check_outputs, write_outputs
+from recsys.report.tune_output import check_outputs, write_outputs
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--out", required=True)

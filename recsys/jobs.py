@@ -12,20 +12,24 @@ import os
 import shutil
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from recsys.daily import monitor_result
+from recsys.metrics.daily import churn_day_of
+from recsys.core.logs import Logs
+from recsys.simulate.tables import cumulative_tables
 from recsys.decision import Decision, daily_verdicts, decide
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
-from recsys.exposure import exposure_table
+from recsys.metrics.exposure import exposure_table, strategic_records
 from recsys.core.errors import InputError
 from recsys.core.io import atomic_dir, write_bytes, write_json, write_table, write_text
 from recsys.core.progress import Progress
 from recsys.simulate.store import RunStore
+from recsys.simulate.tables import user_day_table
 from recsys.stats.analysis import Analysis, analyze
 
 
@@ -35,21 +39,26 @@ class Evidence:
     (descriptive aggregates only; inference stays in the analysis)."""
 
     arms: list[str]
-    daily: pd.DataFrame           # per (arm, day): users, sessions, clicks, ctr, minutes (recsys.daily)
+    daily: pd.DataFrame           # per (arm, day): users, sessions, clicks, ctr, minutes (recsys.metrics.daily)
     survival: pd.DataFrame        # per (arm, day): users not yet churned
     churn_exact: bool
     exposure: pd.DataFrame        # per arm: coverage, long-tail share, homogenisation
     genre_share: pd.DataFrame     # per (arm, genre): share of plays
     offline: pd.DataFrame | None  # per arm: offline metrics of its scorer
     offline_note: str
+    homepages: tuple = ()         # per arm: one active user's page per segment (recsys.experiment.preview)
 
 
-def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool = True) -> Evidence:
+def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool = True,
+                    homepages: bool = False) -> Evidence:
     """The report's descriptive evidence from ``result``'s logs (and, with ``offline``, the
-    offline evaluation of each arm's scorer on the warm-up)."""
-    from recsys import daily as dly
+    offline evaluation of each arm's scorer on the warm-up; with ``homepages``, each arm's page
+    for one active user per segment)."""
+    from recsys.experiment.preview import segment_homepages
+
+    from recsys.metrics import daily as dly
     from recsys.evaluate.arms import arm_offline_metrics
-    from recsys.exposure import genre_shares
+    from recsys.metrics.exposure import genre_shares
 
     t = result.table
     ids, arm = t["user_id"].to_numpy(), t["arm"].to_numpy()
@@ -68,26 +77,41 @@ def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool 
         exposure=exposure_table(result.logs.plays, users, cat.n_titles, popularity=warm, seed=result.config.seed)
         .set_index("arm").reindex(arms).reset_index(),
         genre_share=genres.melt(id_vars="arm", var_name="genre", value_name="share"),
-        offline=off, offline_note=note)
+        offline=off, offline_note=note,
+        homepages=tuple(h for h in (segment_homepages(result, a) for a in arms) if h is not None) if homepages else ())
 
 
 @dataclass
 class JobOutput:
-    """A finished job: the run, its analysis and decision, and ``analysis``, the JSON written to
-    analysis.json (the analysis, ``decision``, the daily ``sequential`` records and their
-    ``sequential_decision``, and the ``arm_summary``)."""
+    """A finished job: the run (``result``), its :class:`~recsys.stats.analysis.Analysis` and
+    :class:`~recsys.decision.Decision`, the per-arm ``summary``, and ``json``, what analysis.json
+    holds (the analysis, ``decision``, the daily ``sequential`` records and their
+    ``sequential_decision``, the ``arm_summary`` and the ``strategic`` catalog metrics)."""
 
     result: ExperimentResult
-    analysis: dict
+    json: dict
     summary: pd.DataFrame
-    stats: Analysis | None = None
+    analysis: Analysis | None = None
     decision: Decision | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The per-user table (docs/contracts.md section 1)."""
+        return self.result.table
+
+    @property
+    def config(self) -> ExperimentConfig:
+        return self.result.config
+
+    @property
+    def world(self):
+        return self.result.world
 
 
 def arm_summary(table: pd.DataFrame, plays: pd.DataFrame, n_titles: int, *, popularity=None,
                 seed: int = 0) -> pd.DataFrame:
     """Descriptive per-arm figures for the terminal and the report (no inference here), with the
-    catalog exposure of each arm's plays (:func:`recsys.exposure.exposure_table`; the long tail
+    catalog exposure of each arm's plays (:func:`recsys.metrics.exposure.exposure_table`; the long tail
     is the titles outside the head of ``popularity``, e.g. the warm-up's play counts)."""
     g = table.groupby("arm", sort=False)
     s = g[["impressions", "clicks", "plays", "watch_minutes", "completions", "early_abandons", "sessions", "churned"]].sum()
@@ -190,6 +214,39 @@ def finished_run(out: str | Path, config: ExperimentConfig) -> dict | None:
     return json.loads(analysis.read_text())
 
 
+def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
+                          control: str, roles=None, levels=None, options=None,
+                          days: Iterable[int] | None = None) -> list[dict]:
+    """Always-valid monitoring of the decision's metrics (each treatment arm against
+    ``control``) on the cumulative table of every day: :func:`recsys.stats.analysis.monitor`
+    with the experiment's roles and levels; one record per (day, arm, metric)."""
+    from recsys.stats.analysis import monitor
+
+    tables = cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days)
+    looks: list[int] = []
+
+    def frames():  # one cumulative table alive at a time
+        for d, t in tables:
+            looks.append(d)
+            yield t
+
+    days = list(days) if days is not None else None
+    records = monitor(frames(), control, roles, levels, options=options, planned=len(days) if days else None)
+    for r in records:   # the looks are labelled by their calendar day
+        r["day"] = looks[r["day"]]
+    return records
+
+
+def monitor_result(result, roles, levels, options=None) -> list[dict]:
+    """:func:`sequential_monitoring` of an :class:`~recsys.experiment.runner.ExperimentResult`
+    with the roles and levels of its analysis."""
+    t = result.table
+    cd, _ = churn_day_of(result)
+    return sequential_monitoring(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(), t["segment"].to_numpy(),
+                                 cd, result.warmup.pre, control=result.config.control, roles=roles, levels=levels,
+                                 options=options, days=range(result.config.days))
+
+
 def job_steps(config: ExperimentConfig) -> int:
     """The units of a job's progress display: each simulated day, the fit, the analysis and the
     monitoring (a caller that also writes a report adds one)."""
@@ -197,23 +254,27 @@ def job_steps(config: ExperimentConfig) -> int:
 
 
 def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool | Progress = True,
-            segments: bool = True, work: Path | None = None) -> JobOutput:
+            segments: bool = True, work: Path | None = None, objects: Mapping[str, Any] | None = None) -> JobOutput:
     """Run ``config`` (shards on ``executor``, see :mod:`recsys.core.parallel`), analyse it and decide.
 
     With ``work`` (see :func:`open_work_dir`) the logs stream to partitioned Parquet there
     instead of being held in memory, and a run interrupted earlier resumes where it stopped.
     ``progress``: a :class:`~recsys.core.progress.Progress` to report to (its stages: warm-up days,
-    fit, experiment days, analysis, monitoring), or True for one of the job's own.
+    fit, experiment days, analysis, monitoring), or True for one of the job's own. ``objects``: arm
+    name -> the policy or scorer object that stands for that arm (:func:`recsys.api.run_experiment`).
     """
     own = not isinstance(progress, Progress)
     bar = Progress(job_steps(config), enabled=bool(progress)) if own else progress
     try:
         store = RunStore(work) if work is not None else None
-        result = run_experiment(config, executor=executor, progress=bar, keep_impressions=store is None, store=store)
+        result = run_experiment(config, executor=executor, progress=bar, keep_impressions=store is None, store=store,
+                                objects=objects)
         shares = {a.name: a.share for a in config.arms}
         with bar.stage("analysis"):
+            ids, arm = result.table["user_id"].to_numpy(), result.table["arm"].to_numpy()
             stats = analyze(result.table, config.control, cuped=config.cuped, segments=segments, shares=shares,
-                            seed=config.seed, roles=config.roles, levels=config.levels, options=config.analysis)
+                            seed=config.seed, roles=config.roles, levels=config.levels, options=config.analysis,
+                            daily=user_day_table(result.logs, ids, arm))
             decision = decide(stats)
         with bar.stage("monitoring day by day"):
             sequential = monitor_result(result, config.roles, config.levels, config.analysis)  # daily looks
@@ -226,13 +287,16 @@ def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progr
     analysis = {**stats.to_dict(), "decision": decision.to_dict(), "sequential": sequential,
                 "sequential_decision": daily_verdicts(sequential),
                 "arm_summary": summary.reset_index().rename(columns={"index": "arm"}).to_dict(orient="records")}
+    strategic = strategic_records(summary, config.roles.strategic, config.control)
+    if strategic:
+        analysis["strategic"] = strategic
     return JobOutput(result, analysis, summary, stats, decision)
 
 
 def _write_results(job: JobOutput, folder: Path, extra: dict[str, str | bytes] | None) -> None:
     write_table(folder / "users.parquet", job.result.table)
     write_text(folder / "config.toml", job.result.config.to_toml())
-    write_json(folder / "analysis.json", job.analysis)
+    write_json(folder / "analysis.json", job.json)
     for name, data in (extra or {}).items():
         if isinstance(data, bytes):
             write_bytes(folder / name, data)
@@ -261,7 +325,7 @@ def write_outputs(job: JobOutput, out: str | Path | None, json_path: str | Path 
             _write_results(job, tmp, extra)
         written = Path(out)
     if json_path is not None:
-        write_json(json_path, job.analysis)
+        write_json(json_path, job.json)
     return written
 
 

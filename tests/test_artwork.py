@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from recsys.artwork import (ARTWORK_POLICIES, BanditClick, BanditPlay, ContextualArtwork, FixedArtwork,
+from recsys.policies.artwork import (ARTWORK_POLICIES, BanditClick, BanditPlay, ContextualArtwork, FixedArtwork,
                             RandomArtwork, impression_rewards, make_artwork)
 from recsys.core.errors import InputError
 from recsys.core.page import UserContext

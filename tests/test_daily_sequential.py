@@ -1,4 +1,4 @@
-"""Day-by-day aggregates (recsys.daily) and the always-valid monitoring `recsys ab` runs."""
+"""Day-by-day aggregates (recsys.metrics.daily) and the always-valid monitoring `recsys ab` runs."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import recsys.jobs
-from recsys import daily
+from recsys.metrics import daily
+from recsys.simulate.tables import cumulative_tables
 from recsys.cli import main
 from recsys.stats.analysis import analyze
 
@@ -47,7 +48,7 @@ def run(tmp_path_factory):
 def _tables(result):
     t = result.table
     cd, _ = daily.churn_day_of(result)
-    return list(daily.cumulative_tables(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(),
+    return list(cumulative_tables(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(),
                                         t["segment"].to_numpy(), cd, result.warmup.pre, range(DAYS)))
 
 

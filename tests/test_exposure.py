@@ -1,4 +1,4 @@
-"""recsys.exposure: homogenisation (mean pairwise Jaccard) against hand-computed and brute-force
+"""recsys.metrics.exposure: homogenisation (mean pairwise Jaccard) against hand-computed and brute-force
 values, the sample, coverage / long tail / genre shares, and, on a small world, what retraining
 on the arm's own feedback and the diversity weight do to them. Homogenisation falls as the MMR
 weight rises when MMR compares titles by their audiences (and rises when it compares genres);
@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 from recsys.experiment.runner import run_experiment
-from recsys.exposure import (exposure_table, genre_shares, head_titles, homogenization, mean_jaccard, play_matrix,
+from recsys.metrics.exposure import (exposure_table, genre_shares, head_titles, homogenization, mean_jaccard, play_matrix,
                              sample_users)
 from recsys.world.config import WorldConfig
 

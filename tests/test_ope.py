@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.artwork import BanditPlay, RandomArtwork, padded_art
+from recsys.policies.artwork import BanditPlay, RandomArtwork
+from recsys.policies.artwork.base import padded_art
 from recsys.core.errors import InputError
-from recsys.ope import DR, IPS, SNIPS, BanditFeedback, DirectMethod, VariantRateModel, estimate_all, feedback_from_logs
+from recsys.evaluate.ope import DR, IPS, SNIPS, BanditFeedback, DirectMethod, VariantRateModel, estimate_all, feedback_from_logs
 from test_artwork import simulate_day, tiny_catalog
 
 

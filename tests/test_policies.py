@@ -9,7 +9,7 @@ import pytest
 from recsys.core.errors import InputError
 from recsys.core.page import ROW_KIND, Layout, UserContext
 from recsys.policies import POLICIES, RecommenderPolicy, make_policy
-from recsys.policy import GenreRowsPolicy, PopularityPolicy, RandomPolicy
+from recsys.policies.reference import GenreRowsPolicy, PopularityPolicy, RandomPolicy
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import PLAY_SCHEMA, Logs, frame
 from recsys.world.catalog import make_catalog
@@ -72,17 +72,20 @@ def test_names_build_the_right_policies():
         pol = make_policy(name, {"diversity": 0.2, "artwork": "random"})
         assert isinstance(pol, RecommenderPolicy) and pol.name == name
         assert pol.artwork.name == "random"
-    assert set(POLICIES) == {"random", "popularity", "cf", "content", "hybrid", "oracle"}
+    assert set(POLICIES) == {"random", "popularity", "cf", "content", "hybrid", "oracle",
+                             "als", "bpr", "itemknn", "rp3beta", "ease"}      # each CF model by its name too
+    ease = make_policy("ease", {"cf_params": {"l2": 50.0}})
+    assert isinstance(ease, RecommenderPolicy) and ease.pipeline.scorer.l2 == 50.0
 
 
 @pytest.mark.parametrize("name, params, message", [
-    ("bandit", {}, "unknown policy 'bandit' (known: random, popularity, cf, content, hybrid, oracle)"),
+    ("bandit", {}, "unknown policy 'bandit' (known: random, popularity, cf, content, hybrid, oracle, als, bpr"),
     ("hybrid", {"diversty": 0.3}, "unknown parameter 'diversty' for policy 'hybrid'"),
     ("popularity", {"diversity": 0.3}, "unknown parameter 'diversity' for policy 'popularity'"),
     ("hybrid", {"diversity": "high"}, "diversity must be a number"),
     ("hybrid", {"diversity": -1}, "diversity must be >= 0"),
     ("cf", {"factors": 2.5}, "factors must be an integer"),
-    ("cf", {"cf": "svd"}, "cf must be als or bpr"),
+    ("cf", {"cf": "svd"}, "cf must be one of als, bpr"),
     ("cf", {"cf": "bpr", "alpha": 3.0}, "alpha does not apply"),
     ("hybrid", {"artwork": "psychic"}, "unknown artwork policy 'psychic'"),
     ("hybrid", {"rows": ["top_picks", "trending"]}, "unknown row kind 'trending'"),
@@ -95,7 +98,7 @@ def test_bad_names_and_params(name, params, message):
 
 
 def test_oracle_hook_receives_the_world():
-    from recsys.oracle import OraclePolicy
+    from recsys.policies.oracle import OraclePolicy
     from recsys.world.build import build_world
 
     world = build_world(WorldConfig(users=50, titles=200, cast=60), 1)

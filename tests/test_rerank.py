@@ -7,9 +7,9 @@ import pytest
 import scipy.sparse as sp
 
 from recsys.evaluate import evaluate_models, planted_dataset
-from recsys.models import ALS
-from recsys.models.pipeline import Pipeline
-from recsys.rerank import (Calibration, Diversity, ItemInfo, LongTail, RerankContext, audience_embedding, rerank,
+from recsys.models import ALS, Popularity
+from recsys.policies.pipeline import Pipeline
+from recsys.policies.rerank import (Calibration, Diversity, ItemInfo, LongTail, RerankContext, audience_embedding, rerank,
                            scale_relevance)
 
 G = 5
@@ -152,14 +152,14 @@ def test_audience_embedding_is_the_cosine_of_audiences():
     assert audience_embedding(sp.csr_matrix((5, 12))).shape == (12, 4)   # no plays: zeros, rank < users
 
 
-def test_audience_similarity_needs_vectors_or_plays():
+def test_audience_similarity_needs_vectors_and_a_pipeline_builds_them():
     genres = sp.csr_matrix(np.eye(4, dtype=np.float32))
     with pytest.raises(ValueError, match="audience similarity needs"):
         Diversity(0.5, "audience").fit(ItemInfo(genres, np.ones(4)))
     X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [0, 1, 1, 1]], np.float32))
-    info = ItemInfo.from_items(None, X)   # the plays: vectors built on first use
-    Diversity(0.5, "audience").fit(info)
-    assert info.audience_vectors().shape == (4, 2)
+    pipe = Pipeline(Popularity(), (Diversity(0.5, "audience"),)).fit(X)
+    assert pipe.info_.audience_vectors().shape == (4, 2)
+    assert Pipeline(Popularity(), (Diversity(0.5),)).fit(X).info_.audience is None   # only when read
 
 
 def test_audience_diversity_moves_lists_off_the_popular_head():
@@ -187,7 +187,7 @@ def test_rerank_without_active_rerankers_is_identity(setup):
 
 
 def test_chunks_give_the_same_result(setup, monkeypatch):
-    import recsys.rerank as rr
+    import recsys.policies.rerank as rr
 
     info, cand, rel, ctx = setup
     full = rerank(cand, rel, [Diversity(0.4).fit(info), Calibration(0.3).fit(info)], ctx, k=8)

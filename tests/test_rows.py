@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recsys.core.page import ROW_KIND, Layout, UserContext
-from recsys.rows import RowBuilder, dedupe
+from recsys.policies.rows import RowBuilder, dedupe
 
 T, G = 200, 6
 

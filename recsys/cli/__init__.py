@@ -15,7 +15,7 @@ import sys
 import threading
 
 from recsys import __version__
-from recsys.cli.args import positive_int, probability  # noqa: F401 - the commands' argument types
+from recsys.cli.args import bounded, positive_int, probability  # noqa: F401 - the commands' argument types
 from recsys.core.errors import InputError
 
 #: command name -> module under recsys.cli
@@ -29,6 +29,7 @@ COMMANDS = {
     "artwork-test": "artwork_test",
     "preview": "preview",
     "power": "power",
+    "surrogate-bank": "surrogate_bank",
 }
 
 

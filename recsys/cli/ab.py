@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys.cli.args import add_parallel_arguments, positive_int, run_experiment_command
-from recsys.experiment.config import ExperimentConfig
+from recsys.cli.args import add_run_arguments, load_experiment, run_experiment_command, with_overrides
 
 
 def add_parser(sub, name: str) -> None:
@@ -14,31 +13,32 @@ def add_parser(sub, name: str) -> None:
                                    "decision (docs/contracts.md section 5).")
     p.add_argument("config", help="experiment TOML file (docs/contracts.md section 5)")
     p.add_argument("--out", required=True, help="output directory (users.parquet, config.toml, analysis.json)")
-    p.add_argument("--json", help="also write the analysis JSON here (its folder is created)")
     p.add_argument("--report", action="store_true",
                    help="also write OUT/report.html: the verdict, trade-offs, lifts, daily curves, monitoring, "
                         "sample sizes, offline metrics, exposure and methods")
-    add_parallel_arguments(p)
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run into the same --out (same configuration and seed); on a "
-                        "finished run, print its result")
-    p.add_argument("--users", type=positive_int, help="override [experiment] users")
-    p.add_argument("--days", type=positive_int, help="override [experiment] days")
-    p.add_argument("--seed", type=int, help="override [experiment] seed")
-    p.add_argument("--daily", action="store_true",
-                   help="print the always-valid daily monitor day by day (always in the JSON)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_run_arguments(p, users_help="override [experiment] users", days_help="override [experiment] days",
+                      seed_help="override [experiment] seed")
+    p.add_argument("--surrogate", metavar="MODEL",
+                   help="a surrogate index (model_<outcome>.json from recsys surrogate-bank): add its prediction of "
+                        "the long-term effect, from this experiment's first days, to the analysis")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     from recsys.report.text import render_analysis, render_sequential
 
-    config = ExperimentConfig.load(args.config)
-    overrides = {k: getattr(args, k) for k in ("users", "days", "seed") if getattr(args, k) is not None}
-    if overrides:
-        config = config.replace(**overrides)
-    analysis, job = run_experiment_command(config, args, Path(args.out), report=args.report)
+    config = load_experiment(args.config)
+    config = with_overrides(config, args)
+    model = None
+    if args.surrogate:
+        from recsys.core.errors import InputError
+        from recsys.stats.surrogate import SurrogateIndex
+
+        model = SurrogateIndex.load(args.surrogate)
+        if model.window_ is not None and config.days < model.window_:
+            raise InputError(f"the experiment runs {config.days} days, shorter than the surrogate window of "
+                             f"{model.window_} days the model was fitted on")
+    analysis, job = run_experiment_command(config, args, Path(args.out), report=args.report, surrogate=model)
     print(render_analysis(analysis))
     print(render_sequential(analysis.get("sequential") or [], analysis["alpha"], daily=args.daily,
                             verdicts=analysis.get("sequential_decision")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from recsys.cli.args import load_experiment
 from recsys.core.config import read_toml
 from recsys.decision import decide
 from recsys.core.errors import InputError
@@ -66,6 +67,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     p.add_argument("--bootstrap", action="append", default=[], metavar="M",
                    help="also test this metric by bootstrap instead of its closed form (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--daily", metavar="TABLE",
+                   help="a per-(user, day) table (user_id, arm, day and the day's counts; docs/contracts.md section 1): "
+                        "adds the effects by day since first exposure, the decay test and the completion decay")
     p.add_argument("--json", metavar="PATH", help="write the analysis JSON here")
     p.add_argument("--report", metavar="PATH", help="write the HTML report here (verdict, trade-offs, lifts, sample "
                                                     "sizes, methods)")
@@ -80,9 +84,8 @@ def _split(text: str | None) -> tuple[str, ...]:
 def _load(path: str):
     from recsys.experiment.config import ExperimentConfig
 
-    data = read_toml(path)
     try:
-        return ExperimentConfig.from_dict(data)
+        return load_experiment(path, reader=lambda p: ExperimentConfig.from_dict(read_toml(p)))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 
@@ -177,7 +180,8 @@ def run(args) -> int:
         shares = {a: s / total for a, s in kept.items()} if total > 0 else None
     analysis = analyze(table, control, cuped=not args.no_cuped, segments=args.segments, metrics=list(_split(args.metrics)),
                        shares=shares, seed=args.seed, roles=roles, levels=levels, bootstrap=tuple(args.bootstrap),
-                       covariates=single, options=options)
+                       covariates=single, options=options,
+                       daily=read_table(args.daily) if args.daily else None)
     result = {**analysis.to_dict(), "default_roles": defaults, "decision": decide(analysis).to_dict()}
     print(render_analysis(result))
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 from concurrent.futures import Executor
 from pathlib import Path
@@ -12,24 +13,56 @@ from pathlib import Path
 from recsys.core.errors import InputError
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def bounded(cast, ok, expected: str):
+    """An argparse ``type``: ``cast`` the text and keep it when ``ok(value)``; otherwise the one-line
+    error "expected <expected>, got '<text>'" (argparse prefixes the option's name)."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+    return parse
 
 
-def probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a probability in [0, 1], got {text!r}")
-    return value
+positive_int = bounded(int, lambda v: v > 0, "a positive integer")
+probability = bounded(float, lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]")
+
+
+def add_run_arguments(parser, *, users_help: str, days_help: str, seed_help: str) -> None:
+    """The options every experiment-running command shares: sizes, parallelism, resume, the JSON copy,
+    the daily monitor and quiet."""
+    parser.add_argument("--users", type=positive_int, help=users_help)
+    parser.add_argument("--days", type=positive_int, help=days_help)
+    parser.add_argument("--seed", type=int, help=seed_help)
+    add_parallel_arguments(parser)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run into the same --out (same configuration and seed); on "
+                             "a finished run, print its result")
+    parser.add_argument("--json", help="also write the analysis JSON here (its folder is created)")
+    parser.add_argument("--daily", action="store_true",
+                        help="print the always-valid daily monitor day by day (always in the JSON)")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+
+
+def with_overrides(config, args):
+    """``config`` with the --users/--days/--seed the command line gave."""
+    overrides = {k: getattr(args, k) for k in ("users", "days", "seed") if getattr(args, k) is not None}
+    return config.replace(**overrides) if overrides else config
+
+
+def load_experiment(path: str | Path, *, reader=None):
+    """An experiment file, with its own folder on the plugins' search path first, so an arm's
+    ``policy = "mymodule:MyClass"`` finds ``mymodule.py`` beside the file (as ``python -m`` would)."""
+    from recsys.experiment.config import ExperimentConfig
+    from recsys.policies import plugins
+
+    folder = str(Path(path).resolve().parent)
+    if folder not in plugins.SEARCH_PATH:
+        plugins.SEARCH_PATH.insert(0, folder)
+    return (reader or ExperimentConfig.load)(path)
 
 
 def add_parallel_arguments(parser) -> None:
@@ -65,12 +98,14 @@ def announce(config, workers: int) -> None:
               "from this project's benchmarks on a 2-core machine)", file=sys.stderr)
 
 
-def run_experiment_command(config, args, out: Path, *, report: bool, previews: bool = False):
+def run_experiment_command(config, args, out: Path, *, report: bool, previews: bool = False, surrogate=None):
     """The body of ``recsys ab`` and ``recsys demo``: resume a finished run (exit 0 with its
     result), or announce, run, analyse, decide, render the report and write everything whole.
-    Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished)."""
+    Returns the analysis JSON (a finished run's, or the new one) and the job (None if finished).
+    ``surrogate``: a fitted :class:`~recsys.stats.surrogate.SurrogateIndex` whose long-term
+    prediction is added to the analysis JSON as ``surrogate``."""
     from recsys.core.io import prepare_out_dir
-    from recsys.jobs import finished_run, job_steps, open_work_dir, run_job, write_outputs
+    from recsys.jobs import finished_run, gather_evidence, job_steps, open_work_dir, run_job, write_outputs
     from recsys.core.progress import Progress
 
     if args.json:
@@ -90,23 +125,28 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
     prepare_out_dir(out)
     announce(config, args.workers)
     bar = Progress(job_steps(config) + int(report), enabled=not args.quiet)
+    resume = getattr(args, "resume", False)
     try:
         with executor_from_args(args) as ex:
-            work = open_work_dir(config, out, resume=getattr(args, "resume", False))
-            job = run_job(config, executor=ex, progress=bar, work=work)
+            work = open_work_dir(config, out, resume=resume)
+            try:
+                job = run_job(config, executor=ex, progress=bar, work=work)
+            except InputError:   # bad input (a plugin's failing fit, ...): nothing is left behind to resume
+                if not resume:
+                    shutil.rmtree(work, ignore_errors=True)
+                raise
+        if surrogate is not None:
+            from recsys.experiment.bank import long_term_prediction
+
+            job.json["surrogate"] = long_term_prediction(surrogate, job.result)
         extra = {}
         if report:
             from recsys.report.experiment import render_job_report
 
             with bar.stage("report"):
-                pages = None
-                if previews:
-                    from recsys.report.preview import segment_previews
-
-                    treatment = next(a.name for a in config.arms if a.name != config.control)
-                    pages = segment_previews(job.result, treatment)
-                extra["report.html"] = render_job_report(job, pages)
+                evidence = gather_evidence(job.result, list(job.json["arms"]), homepages=previews)
+                extra["report.html"] = render_job_report(job, evidence)
     finally:
         bar.close()
     write_outputs(job, out, args.json, extra)
-    return job.analysis, job
+    return job.json, job

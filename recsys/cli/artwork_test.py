@@ -1,11 +1,11 @@
 """``recsys artwork-test``: the classic two-artwork CTR experiment (docs/contracts.md section 6).
 
 Users are randomised into two equal arms, each user's click is drawn with the arm's
-probability, and the counts go to :func:`recsys.report.artwork_ab.two_artwork_test`. The JSON,
+probability, and the counts go to :func:`recsys.stats.proportions.two_artwork_test`. The JSON,
 a bar chart (PNG) and an HTML page are written atomically; bad input writes nothing.
 
 With ``--world`` the same test runs inside the simulated world
-(:mod:`recsys.report.artwork_world`): users of the world meet a title's real variants and the
+(:mod:`recsys.experiment.artwork_test`): users of the world meet a title's real variants and the
 behaviour model decides the clicks; the output adds each variant's true CTR as ground truth, and
 the page draws the two artworks compared (:mod:`recsys.report.posters`).
 
@@ -21,34 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
-from recsys.cli import probability
+from recsys.cli import bounded, probability
+from recsys.cli.args import load_experiment
 from recsys.core.errors import InputError
 from recsys.core.io import prepare_out_dir, write_bytes, write_json, write_text
-from recsys.report.artwork_ab import ArtworkTestResult, assign_and_click, two_artwork_test
-from recsys.report.artwork_page import bar_chart_png, html_page
+from recsys.experiment.artwork_test import assign_and_click
+from recsys.stats.proportions import ArtworkTestResult, two_artwork_test
+from recsys.report.artwork_page import bar_chart_png, html_page, recommendation
 
 PNG_NAME = "artwork-test.png"
 HTML_NAME = "artwork-test.html"
 
 
-def _alpha(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not 0.0 < value < 1.0:  # argparse turns this into "argument --alpha: <message>"
-        raise argparse.ArgumentTypeError(f"expected a significance level in (0, 1), got {text!r}")
-    return value
-
-
-def _users(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer of at least 2 (two arms), got {text!r}")
-    return value
+_alpha = bounded(float, lambda v: 0.0 < v < 1.0, "a significance level in (0, 1)")
+_users = bounded(int, lambda v: v >= 2, "an integer of at least 2 (two arms)")
 
 
 def add_parser(subparsers, name: str) -> None:
@@ -121,7 +107,7 @@ def write_outputs(result: ArtworkTestResult, json_path: Path | None, out: Path |
 
     ``details`` (default: the scalar entries of ``extra``) are listed on the page; ``truth`` marks
     the true CTRs on the chart; ``artworks`` (arm -> (description, SVG)) are drawn on the page."""
-    doc = result.to_json()
+    doc = result.to_json(recommendation(result))
     doc.update(extra or {})
     if out is not None:
         out.mkdir(exist_ok=True)
@@ -148,7 +134,7 @@ def summary_text(result: ArtworkTestResult) -> str:
         f"{result.ci_high * 100:+.2f}); two-proportion z = {result.z:.3f}, p = {result.p_value:.5f} "
         f"(chi-squared p = {result.chi2_p_value:.5f})",
         "",
-        result.recommendation,
+        recommendation(result),
     ])
 
 
@@ -179,14 +165,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_world(args: argparse.Namespace, out: Path | None) -> int:
-    """The test inside the world: see :mod:`recsys.report.artwork_world`."""
+    """The test inside the world: see :mod:`recsys.experiment.artwork_test`."""
     from recsys.cli.demo import default_config
-    from recsys.experiment.config import ExperimentConfig
-    from recsys.report.artwork_world import describe_variant, run_world_test
+    from recsys.experiment.artwork_test import describe_variant, run_world_test
     from recsys.report.posters import poster_svg
     from recsys.world.build import build_world
 
-    config = ExperimentConfig.load(args.config) if args.config is not None else default_config()
+    config = load_experiment(args.config) if args.config is not None else default_config()
     world = build_world(config.world, config.seed)
     test = run_world_test(world, args.users, title=args.title, variant_b=args.variant_b, seed=args.seed)
     result = two_artwork_test(*test.counts(), alpha=args.alpha, planning=(test.true_ctr_a, test.true_ctr_b),

@@ -6,7 +6,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from recsys.cli.args import add_parallel_arguments, positive_int, run_experiment_command
+from recsys.cli.args import add_run_arguments, run_experiment_command, with_overrides
 from recsys.core.config import read_toml
 from recsys.experiment.config import ExperimentConfig
 
@@ -21,17 +21,8 @@ def add_parser(sub, name: str) -> None:
                        description="Build the default world, warm up history, train popularity and the hybrid, "
                                    "run a 14-day A/B, analyse, decide and write a report.")
     p.add_argument("--out", help="output directory (default: a new recsys-demo-N folder here)")
-    p.add_argument("--users", type=positive_int, help="users in the world (default 20000)")
-    p.add_argument("--days", type=positive_int, help="experiment days (default 14)")
-    p.add_argument("--seed", type=int, help="seed (default 7)")
-    add_parallel_arguments(p)
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run into the same --out (same configuration and seed); on a "
-                        "finished run, print its result")
-    p.add_argument("--json", help="also write the analysis JSON here (its folder is created)")
-    p.add_argument("--daily", action="store_true",
-                   help="print the always-valid daily monitor day by day (always in the JSON)")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_run_arguments(p, users_help="users in the world (default 20000)", days_help="experiment days (default 14)",
+                      seed_help="seed (default 7)")
     p.set_defaults(run=run)
 
 
@@ -48,9 +39,7 @@ def run(args) -> int:
 
     t0 = time.perf_counter()
     config = default_config()
-    overrides = {k: getattr(args, k) for k in ("users", "days", "seed") if getattr(args, k) is not None}
-    if overrides:
-        config = config.replace(**overrides)
+    config = with_overrides(config, args)
     out = Path(args.out) if args.out else _new_out_dir()
     analysis, _ = run_experiment_command(config, args, out, report=True, previews=True)
     print()

@@ -40,7 +40,7 @@ def load(args):
 def run(args) -> int:
     from recsys.report.tune import render_text
     from recsys.tune import sweep
-    from recsys.tune.output import check_outputs, write_outputs
+    from recsys.report.tune_output import check_outputs, write_outputs
 
     t0 = time.perf_counter()
     config = load(args)

@@ -12,7 +12,7 @@ import time
 
 from recsys.core import parallel
 from recsys.cli import positive_int, probability
-from recsys.cli.evaluate import TEST_FRACTION, _check_out, _k, _load, format_table, select_models, to_json
+from recsys.cli.evaluate import TEST_FRACTION, _check_out, _load, format_table, select_models, to_json
 from recsys.core.errors import InputError
 
 
@@ -31,7 +31,7 @@ def add_parser(subparsers, name: str):
                    "rp3beta, ease, content, hybrid (default: all)")
     p.add_argument("--trials", type=positive_int, default=20,
                    help="parameter sets tried per model, its defaults among them (default 20)")
-    p.add_argument("--k", type=_k, default=10, help="list length; the search maximises NDCG@k (default 10)")
+    p.add_argument("--k", type=positive_int, default=10, help="list length; the search maximises NDCG@k (default 10)")
     p.add_argument("--split", choices=("user-temporal", "temporal", "random"), default="user-temporal",
                    help="the test split, and the validation split cut the same way from the training part")
     p.add_argument("--test-fraction", type=probability, default=TEST_FRACTION,

@@ -20,7 +20,7 @@ harmed) or ``harmed`` (a significant deterioration). Reasons are records
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
 import numpy as np
@@ -38,11 +38,13 @@ GUARDRAIL_STATUSES = ("non-inferior", "inconclusive", "harmed")
 class Reason:
     """One test behind a verdict.
 
-    ``test`` is superiority, non-inferiority, deterioration, sample ratio, balance or
-    heterogeneity; ``status`` its outcome in the decision's words (better, worse, not
-    significant, non-inferior, inconclusive, harmed, failed, differs, no evidence). Estimates
-    and intervals are on ``scale`` (relative lifts, or absolute differences); ``p_value`` is
-    the one the status was read from (adjusted for success metrics); ``level`` its threshold.
+    ``test`` is superiority, non-inferiority, deterioration, sample ratio, balance,
+    heterogeneity or decay; ``status`` its outcome in the decision's words (better, worse, not
+    significant, non-inferior, inconclusive, harmed, failed, differs, no evidence; for decay:
+    decaying, growing, stable). Estimates and intervals are on ``scale`` (relative lifts, or
+    absolute differences); ``p_value`` is the one the status was read from (adjusted for success
+    metrics); ``level`` its threshold. ``detail`` carries what a test needs beyond one estimate
+    (decay: the early and late windows' lifts; the estimate is the late, steady-state one).
     """
 
     arm: str | None
@@ -59,6 +61,7 @@ class Reason:
     p_value: float | None = None
     level: float | None = None
     users_needed: float | None = None
+    detail: dict | None = None
 
     def to_dict(self) -> dict:
         return {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in asdict(self).items()}
@@ -85,6 +88,12 @@ class Decision:
     @property
     def missing(self) -> tuple[Reason, ...]:
         return tuple(m for a in self.arms for m in a.missing)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The reasons, one row per test (arm, metric, role, test, status, estimate, interval, p, ...);
+        the trade-offs are :attr:`tradeoffs`."""
+        return pd.DataFrame([asdict(r) for r in self.reasons],
+                            columns=[f.name for f in fields(Reason)])
 
     def to_dict(self) -> dict:
         """The ``decision`` object of the analysis JSON (docs/contracts.md section 3)."""
@@ -140,6 +149,7 @@ def _arm_decision(analysis: Analysis, arm: str, quality_failed: bool) -> ArmDeci
     reasons: list[Reason] = []
     missing: list[Reason] = []
     better = harmed = worse = False
+    decays = {t["metric"]: t for t in (analysis.decay or {}).get("tests", []) if t["arm"] == arm}
     for metric in roles.success:
         row = analysis.row(metric, arm)
         if row is None:
@@ -150,6 +160,12 @@ def _arm_decision(analysis: Analysis, arm: str, quality_failed: bool) -> ArmDeci
         reason = Reason(arm, metric, "success", "superiority", status, est, lo, hi, "relative",
                         p_value=_f(row["p_adjusted"]), level=levels.alpha)
         reasons.append(reason)
+        if metric in decays:
+            fading = _decay_reason(arm, decays[metric], bool(row.get("lower_is_better")))
+            reasons.append(fading)
+            if status == "better" and fading.status == "decaying" and not _late_better(fading, row):
+                status = "not significant"      # the win does not last: it cannot carry a ship
+                missing.append(fading)
         better |= status == "better"
         worse |= status == "worse"
         if row.get("deteriorated"):
@@ -168,10 +184,30 @@ def _arm_decision(analysis: Analysis, arm: str, quality_failed: bool) -> ArmDeci
             all_safe = False
             if reason.status == "inconclusive":
                 missing.append(reason)
-    if not better:
+    if not better and not any(r.test == "decay" for r in missing):
         missing.insert(0, next(r for r in reasons if r.metric == roles.primary and r.test == "superiority"))
     verdict = rule(better=better, worse=worse, harmed=harmed, all_safe=all_safe, quality_failed=quality_failed)
     return ArmDecision(arm, verdict, tuple(reasons), tuple(missing) if verdict == "inconclusive" else ())
+
+
+def _decay_reason(arm: str, t: Mapping, lower_is_better: bool) -> Reason:
+    """The early-vs-late test of a success metric (recsys.stats.decay) as a record: estimate and
+    interval are the late window's (steady-state) lift, ``detail`` the two windows."""
+    late, early = t["late"], t["early"]
+    detail = {"early_days": list(t["early_days"]), "late_days": list(t["late_days"]),
+              "early": _f(early["rel_lift"]), "early_ci_low": _f(early["rel_ci_low"]),
+              "early_ci_high": _f(early["rel_ci_high"]), "late": _f(late["rel_lift"]),
+              "cohort_users": t.get("cohort_users"), "lower_is_better": lower_is_better}
+    return Reason(arm, t["metric"], "success", "decay", t["status"], _f(late["rel_lift"]), _f(late["rel_ci_low"]),
+                  _f(late["rel_ci_high"]), "relative", p_value=_f(t["p_value"]), level=_f(t.get("level")),
+                  detail=detail)
+
+
+def _late_better(r: Reason, row: Mapping) -> bool:
+    """Whether the late window's interval lies wholly on the good side of zero."""
+    if r.ci_low is None or r.ci_high is None:
+        return False
+    return r.ci_high < 0 if row.get("lower_is_better") else r.ci_low > 0
 
 
 def rule(*, better: bool, worse: bool, harmed: bool, all_safe: bool, quality_failed: bool = False) -> str:

@@ -11,14 +11,15 @@ from recsys.core.logs import watch_share
 
 
 def offline_counterpart(policy, seed: int):
-    """The offline counterpart of an arm's policy: its scorer and re-rankers (None if it has none)."""
+    """The offline counterpart of an arm's policy: its ranking pipeline (None if it has none)."""
+    from sklearn.base import clone
+
     from recsys.models import Popularity, Random
-    from recsys.models.pipeline import Pipeline
     from recsys.policies import RecommenderPolicy
-    from recsys.policy import PopularityPolicy, RandomPolicy
+    from recsys.policies.reference import PopularityPolicy, RandomPolicy
 
     if isinstance(policy, RecommenderPolicy):
-        return Pipeline(policy.scorer, policy.rerankers, candidates=policy.candidates)
+        return clone(policy.pipeline)
     if isinstance(policy, PopularityPolicy):
         return Popularity()
     if isinstance(policy, RandomPolicy):

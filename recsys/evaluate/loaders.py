@@ -4,7 +4,7 @@ Nothing is downloaded and no data ships with the package. Every loader returns
 ``(interactions, items)``: interactions with columns ``user, item, weight`` and, when known,
 ``rating`` and ``timestamp``; items (or None) with ``item, name, genres`` (genres as lists). Ratings
 become implicit feedback by keeping those ``>= threshold`` (None keeps all), each with weight 1.
-The synthetic world's logs come in through ``recsys.simulate.warmup.synthetic_interactions``.
+The synthetic world's logs come in through ``recsys.experiment.warmup.synthetic_interactions``.
 """
 
 from __future__ import annotations

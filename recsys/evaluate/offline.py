@@ -50,6 +50,18 @@ def default_models(seed: int = 0, *, with_content: bool = True) -> dict[str, Any
     return models
 
 
+def model_by_name(name: str, *, seed: int = 0, with_content: bool = True):
+    """A built-in model of :func:`default_models` by name, or a plugin scorer ``package.module:Class``."""
+    if ":" in name:
+        from recsys.policies.plugins import plugin_scorer
+
+        return plugin_scorer(name)
+    models = default_models(seed, with_content=with_content)
+    if name not in models:
+        raise InputError(f"unknown model {name!r} (known here: {', '.join(models)}, or a plugin package.module:Class)")
+    return models[name]
+
+
 def check_interactions(df: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise InputError("interactions must be a DataFrame with user and item columns")
@@ -147,7 +159,7 @@ def ranked_lists(model, users: np.ndarray, X: sp.csr_matrix, k: int, exclude: np
     ranks them like random rather than in the fixed index order its top-n happens to return,
     the same for every user. The list is fetched long enough to hold the whole tie group at
     rank ``k`` (doubling until it does). Other recommenders (a re-ranking
-    :class:`~recsys.models.pipeline.Pipeline`) keep their own order, as with ``ties="model"``.
+    :class:`~recsys.policies.pipeline.Pipeline`) keep their own order, as with ``ties="model"``.
     """
     if ties == "model" or not isinstance(model, Scorer):
         rec, _ = model.recommend(users, X, n=k, filter_seen=True, exclude=exclude)
@@ -338,7 +350,7 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
                     reference: str | None = None, confidence: float = 0.95) -> pd.DataFrame:
     """Fit every model on the training part and score its top-``k`` on the held-out part.
 
-    ``models``: name -> scorer or :class:`~recsys.models.pipeline.Pipeline` (anything with
+    ``models``: name -> scorer or :class:`~recsys.policies.pipeline.Pipeline` (anything with
     ``fit(X, items)`` and ``recommend(users, X, n, filter_seen, exclude)``); default
     :func:`default_models`. ``split``: ``temporal`` (one global cut in time), ``user-temporal``
     (each user's latest interactions held out) or ``random`` (per user). Evaluated users have
@@ -368,6 +380,9 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
                 cold_items=cold_items, new_titles=new_titles, min_history=min_history)
     if models is None:
         models = default_models(seed, with_content=h.enc.items is not None)
+    from recsys.policies.plugins import as_scorer
+
+    models = {name: as_scorer(m, name) for name, m in models.items()}
     if reference is not None and reference not in models:
         raise InputError(f"reference model {reference!r} is not among the models ({', '.join(models)})")
     names = list(models)

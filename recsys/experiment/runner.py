@@ -11,22 +11,25 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from recsys.artwork import FixedArtwork
+from recsys.policies.artwork import FixedArtwork
 from recsys.experiment.assign import assign
 from recsys.experiment.config import ExperimentConfig
+from recsys.core.errors import InputError
 from recsys.policies import make_policy
-from recsys.policy import Policy
+from recsys.policies.plugins import object_policy
+from recsys.policies.base import Policy
 from recsys.core.progress import SILENT, Progress
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation, arm_rows
 from recsys.simulate.store import RunStore
 from recsys.simulate.tables import user_table
-from recsys.simulate.warmup import WarmupResult, warm_up
+from recsys.experiment.warmup import WarmupResult, warm_up
 from recsys.world.build import World, build_world
 from recsys.world.segments import SEGMENTS
 
@@ -44,40 +47,65 @@ class ExperimentResult:
     shards: list = None        # the simulator's shard states at the end (previews read their observable part)
 
 
-def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
-    return [make_policy(a.policy, dict(a.params), seed=config.seed, world=world) for a in config.arms]
+def build_policies(config: ExperimentConfig, world: World, objects: Mapping[str, Any] | None = None) -> list[Policy]:
+    """Each arm's policy: by name from the registry, or from the object given for it (``objects``)."""
+    objects = objects or {}
+    out = []
+    for a in config.arms:
+        try:
+            if a.name in objects:
+                out.append(object_policy(objects[a.name], a.params, name=a.name))
+            else:
+                out.append(make_policy(a.policy, dict(a.params), seed=config.seed, world=world))
+        except InputError as exc:
+            raise InputError(f"arm {a.name!r}: {exc}") from None
+    return out
 
 
-def refit(policy: Policy, logs: Logs, world: World, day: int) -> Policy:
+def refit(arm: str, policy: Policy, logs: Logs, world: World, day: int) -> Policy:
     """Refit ``policy``'s model on ``logs`` (days before ``day``), keeping what its artwork policy
     has learnt: a scheduled refresh replaces the model, not the artwork bandit's posterior."""
-    learnt = policy.artwork
+    learnt = getattr(policy, "artwork", None)
+    if learnt is None:
+        _fit(arm, policy, logs, world, day=day)
+        return policy
     policy.artwork = FixedArtwork()     # fitted and dropped: cheap
     try:
-        policy.fit(logs, world.catalog, day=day, n_users=world.n_users)
+        _fit(arm, policy, logs, world, day=day)
     finally:
         policy.artwork = learnt
     return policy
 
 
 def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: Progress | None = None,
-                   keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
+                   keep_impressions: bool = True, store: RunStore | None = None,
+                   objects: Mapping[str, Any] | None = None) -> ExperimentResult:
     """Run ``config`` end to end; shards on ``executor``; logs streamed to ``store`` if given.
 
     With a ``store`` that holds part of an earlier run of the same config, the run resumes
-    (see :class:`~recsys.simulate.store.RunStore`) and gives the same result.
+    (see :class:`~recsys.simulate.store.RunStore`) and gives the same result. ``objects``:
+    arm name -> a policy or scorer object standing for that arm's policy
+    (:func:`recsys.policies.plugins.object_policy`).
     """
-    config = config.validate()
+    config = config.validate(objects=tuple(objects or ()))
     world = build_world(config.world, config.seed)
     sim = Simulation(world, config.seed, executor=executor, progress=progress or SILENT)
     try:
-        return _run(config, world, sim, keep_impressions, store)
+        return _run(config, world, sim, keep_impressions, store, objects)
     finally:
         sim.close()
 
 
+def _fit(arm: str, policy: Policy, logs: Logs, world: World, *, day: int) -> None:
+    """Fit one arm's policy; a fit that fails on the input names the arm."""
+    try:
+        policy.fit(logs, world.catalog, day=day, n_users=world.n_users)
+    except InputError as exc:
+        raise InputError(f"arm {arm!r}: {exc}") from None
+
+
 def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
-         store: RunStore | None) -> ExperimentResult:
+         store: RunStore | None, objects: Mapping[str, Any] | None = None) -> ExperimentResult:
     warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
     train_logs = warm.logs.observed()
 
@@ -90,24 +118,23 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     lapsed = np.concatenate([s.churn_day for s in sim.shards]) < 0
     arm[lapsed] = -1
 
-    policies = build_policies(config, world)
+    policies = build_policies(config, world, objects)
     with sim.progress.stage("fit " + ", ".join(dict.fromkeys(a.policy for a in config.arms))):
-        for p in policies:
-            p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
+        for a, p in zip(config.arms, policies):
+            _fit(a.name, p, train_logs, world, day=0)
     rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
     sim.set_arms(arm)
     every = [config.refit_every(a) for a in config.arms]
-    own_plays: list[list] = [[] for _ in policies]
+    own_logs: list[list[Logs]] = [[] for _ in policies]
 
     def on_day(day: int, logs: Logs, learned: list) -> None:
         for a, p in enumerate(policies):
             if learned[a]:
                 p.learn(learned[a])
             if every[a]:
-                own_plays[a].append(arm_rows(Logs(logs.plays, logs.sessions.iloc[:0], None), arm, a).plays)
+                own_logs[a].append(arm_rows(Logs(logs.plays, logs.sessions, None), arm, a))
                 if (day + 1) % every[a] == 0 and day + 1 < config.days:
-                    plays = pd.concat([train_logs.plays, *own_plays[a]], ignore_index=True)
-                    refit(p, Logs(plays=plays, impressions=None).observed(), world, day + 1)
+                    refit(config.arms[a].name, p, Logs.concat([train_logs, *own_logs[a]]).observed(), world, day + 1)
 
     sim.progress.begin("experiment day", config.days)
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,
@@ -116,6 +143,6 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
     names = np.asarray(config.arm_names, dtype=object)
     table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
-                       churn_day[inside], warm.pre, last_day=config.days - 1)
+                       churn_day[inside], warm.pre, days=config.days)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
 

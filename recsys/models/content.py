@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.utils import check_random_state
 
+from recsys.core.params import store_params
 from recsys.models.base import FactorScorer
 from recsys.models.features import item_features
 
@@ -35,13 +36,7 @@ class Content(FactorScorer):
     def __init__(self, genre_weight: float = 1.0, cast_weight: float = 0.5, runtime_weight: float = 0.3,
                  kind_weight: float = 0.3, popularity_weight: float = 0.2, n_components: int = 64,
                  random_state=None):
-        self.genre_weight = genre_weight
-        self.cast_weight = cast_weight
-        self.runtime_weight = runtime_weight
-        self.kind_weight = kind_weight
-        self.popularity_weight = popularity_weight
-        self.n_components = n_components
-        self.random_state = random_state
+        store_params(self, locals())
 
     def fit(self, X: sp.csr_matrix, items: pd.DataFrame | None = None) -> "Content":
         if items is None:

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
+from recsys.core.params import store_params
 from recsys.models.base import FactorScorer, Scorer, rows_for
 from recsys.models.content import Content
 from recsys.models.factorization import ALS
@@ -62,13 +63,7 @@ class Hybrid(_Blend, FactorScorer):
 
     def __init__(self, cf=None, content=None, cf_weight: float = 1.0, content_weight: float = 0.35,
                  popularity_weight: float = 0.5, shrinkage: float = 5.0, random_state=None):
-        self.cf = cf
-        self.content = content
-        self.cf_weight = cf_weight
-        self.content_weight = content_weight
-        self.popularity_weight = popularity_weight
-        self.shrinkage = shrinkage
-        self.random_state = random_state
+        store_params(self, locals())
 
     def fit(self, X: sp.csr_matrix, items: pd.DataFrame | None = None) -> "Hybrid":
         X = self._fit_common(X)
@@ -131,13 +126,7 @@ class DenseHybrid(_Blend, Scorer):
 
     def __init__(self, cf=None, content=None, cf_weight: float = 1.0, content_weight: float = 0.35,
                  popularity_weight: float = 0.5, shrinkage: float = 5.0, random_state=None):
-        self.cf = cf
-        self.content = content
-        self.cf_weight = cf_weight
-        self.content_weight = content_weight
-        self.popularity_weight = popularity_weight
-        self.shrinkage = shrinkage
-        self.random_state = random_state
+        store_params(self, locals())
 
     def fit(self, X: sp.csr_matrix, items: pd.DataFrame | None = None) -> "DenseHybrid":
         X = sp.csr_matrix(X, dtype=np.float32)

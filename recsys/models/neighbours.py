@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from recsys.core.params import store_params
 from recsys.core.errors import InputError
 from recsys.models.base import Scorer, rows_for
 
@@ -142,11 +143,7 @@ class ItemKNN(ItemItemScorer):
 
     def __init__(self, neighbours: int = 100, shrinkage: float = 10.0, weighting: str = "none",
                  bm25_k1: float = 1.2, bm25_b: float = 0.75):
-        self.neighbours = neighbours
-        self.shrinkage = shrinkage
-        self.weighting = weighting
-        self.bm25_k1 = bm25_k1
-        self.bm25_b = bm25_b
+        store_params(self, locals())
 
     def check_params(self) -> "ItemKNN":
         """Raise :class:`InputError` naming the first bad parameter."""

@@ -16,7 +16,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.models._threads import n_threads
-from recsys.models.base import FactorScorer, Scorer
 
 _FILTERED = -1e37  # implicit marks filtered slots with -FLT_MAX
 
@@ -131,7 +130,13 @@ def _drop(ids: np.ndarray, scores: np.ndarray, filt: sp.csr_matrix, width: int, 
     return ids, scores
 
 
-def top_n(scorer: Scorer, users: np.ndarray, X: sp.csr_matrix | None = None, n: int = 10, *,
+def is_factor(scorer) -> bool:
+    """Whether ``scorer`` scores by a dot product (a :class:`~recsys.models.base.FactorScorer`:
+    ``user_vectors`` and ``item_vectors_``), so top-n can run on its factors."""
+    return callable(getattr(scorer, "user_vectors", None)) and getattr(scorer, "item_vectors_", None) is not None
+
+
+def top_n(scorer, users: np.ndarray, X: sp.csr_matrix | None = None, n: int = 10, *,
           filter: sp.csr_matrix | None = None, exclude: np.ndarray | None = None,
           num_threads: int = 0, chunk: int = 2048, user_vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Best ``n`` titles per user, best first: ids (m, n) int32 (-1 pads) and scores float32 (-inf pads).
@@ -146,7 +151,7 @@ def top_n(scorer: Scorer, users: np.ndarray, X: sp.csr_matrix | None = None, n: 
     excl = _exclude_ids(exclude, n_items)
     n = max(int(n), 0)
     k = min(n, n_items)
-    factor = isinstance(scorer, FactorScorer)
+    factor = is_factor(scorer)
     if factor and n_items > DENSE_ITEMS_MAX:
         ids, scores = _implicit_top_n(scorer, users, X, k, filter, excl, num_threads, user_vectors)
     else:

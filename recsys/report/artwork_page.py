@@ -8,13 +8,16 @@ or the PNG beside it.
 from __future__ import annotations
 
 import base64
+import math
 import html
 import io
+from dataclasses import fields
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from recsys.report.artwork_ab import ArtworkTestResult
+from recsys.core.format import points, pvalue
+from recsys.stats.proportions import ArtworkTestResult
 
 _COLOURS = {"A": "#7a8ba6", "B": "#e07a3f"}
 
@@ -115,7 +118,7 @@ img {{ max-width: 100%; }}
 </style></head>
 <body>
 <h1>{e(title)}</h1>
-<p class="verdict">{e(result.recommendation)}</p>
+<p class="verdict">{e(recommendation(result))}</p>
 {shown}
 <img alt="Click-through rate of artwork A and B with {e(level)} intervals" src="data:image/png;base64,{img}">
 <h2>Per artwork</h2>
@@ -130,3 +133,54 @@ CTRs where the simulator knows them, else the click probabilities given; never t
 difference, from which a power figure is post hoc.{drawn}</p>
 </body></html>
 """
+
+
+def _about(n: float) -> int:
+    """Round up to two significant figures: 'about 3,500' rather than 'about 3,412'."""
+    if n <= 0:
+        return 0
+    step = 10 ** max(0, int(math.floor(math.log10(n))) - 1)
+    return int(math.ceil(n / step) * step)
+
+
+def recommendation(res: ArtworkTestResult) -> str:
+    """A paragraph for a product analyst: which artwork, and how sure; or how many more users."""
+    return _recommend(**{f.name: getattr(res, f.name) for f in fields(res)})
+
+
+def _recommend(*, ctr_a, ctr_b, diff, ci_low, ci_high, p_value, alpha, power, significant, winner,
+               users_needed_per_arm, more_users_needed, users_a, users_b, planning=None, planning_basis=None,
+               **_) -> str:
+    level = f"{1 - alpha:.0%}"
+    if significant:
+        sure = "very sure" if p_value < alpha / 50 else ("quite sure" if p_value < alpha / 5 else "reasonably sure")
+        if winner == "B":
+            rel = f" ({diff / ctr_a:+.0%} relative)" if ctr_a > 0 else ""
+            return (f"Use artwork B. {ctr_b:.1%} of users shown B clicked, against {ctr_a:.1%} for A: "
+                    f"{points(diff)} percentage points more{rel}. We are {sure} this is not chance "
+                    f"(p = {pvalue(p_value)}): with {level} confidence B's true click-through rate is between "
+                    f"{points(ci_low)} and {points(ci_high)} points higher.")
+        return (f"Keep artwork A. {ctr_a:.1%} of users shown A clicked, against {ctr_b:.1%} for B: "
+                f"B is {points(-diff)} percentage points worse. We are {sure} this is not chance "
+                f"(p = {pvalue(p_value)}): with {level} confidence B's true click-through rate is between "
+                f"{points(-ci_high)} and {points(-ci_low)} points lower.")
+    head = (f"Not significant: A {ctr_a:.1%} vs B {ctr_b:.1%} (difference {diff * 100:+.1f} points, "
+            f"{level} interval {ci_low * 100:+.1f} to {ci_high * 100:+.1f}, p = {pvalue(p_value)}); with this many users a "
+            f"difference like this could well be chance, so neither artwork has shown it is better.")
+    if planning is None:
+        return (head + " No planning effect was given, so the users needed are not computed (a figure from "
+                "the observed difference would be post hoc). Until then keep artwork A.")
+    plan = f"{planning_basis}, A {planning[0]:.1%} and B {planning[1]:.1%}"
+    if users_needed_per_arm is None or not math.isfinite(users_needed_per_arm):
+        return (head + f" For {plan}, the two artworks are equally good, so no number of users would separate "
+                "them; keep artwork A or try a bolder variant.")
+    per_arm = _about(users_needed_per_arm)
+    if not more_users_needed:
+        return (head + f" For {plan}, a difference of {(planning[1] - planning[0]) * 100:+.1f} points, about "
+                f"{per_arm:,} users per artwork would detect it with {power:.0%} power, and this test had that "
+                f"many: at {power:.0%} power one test in {round(1 / (1 - power))} misses a real difference of that "
+                "size, or the difference is smaller than planned. Keep artwork A.")
+    more = max(_about(more_users_needed), 100)
+    return (head + f" For {plan}, a difference of {(planning[1] - planning[0]) * 100:+.1f} points, about "
+            f"{per_arm:,} users per artwork ({2 * per_arm:,} in all) would detect it with {power:.0%} power: "
+            f"about {more:,} more users are needed. Until then keep artwork A.")

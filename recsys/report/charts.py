@@ -212,3 +212,68 @@ def exposure_chart(genre_share: pd.DataFrame, exposure: pd.DataFrame, arms: Sequ
         bx.grid(axis="x", alpha=0)
         fig.tight_layout()
         return to_data_uri(fig)
+
+
+def survival_chart(curves: Sequence[Mapping], arms: Sequence[str], level: str = "95%") -> str:
+    """Kaplan-Meier curves per arm (steps, with pointwise interval bands): all users, then one
+    small panel per segment. ``curves``: the analysis JSON's ``survival.curves`` records."""
+    df = pd.DataFrame(list(curves))
+    colors = arm_colors(arms)
+    segs = list(dict.fromkeys(df["segment"]))
+    ncol = min(3, len(segs))
+    nrow = int(np.ceil(len(segs) / ncol))
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.8 * ncol, 2.9 * nrow), squeeze=False)
+        for ax, seg in zip(axes.ravel(), segs):
+            for a in arms:
+                d = df[(df["segment"] == seg) & (df["arm"] == a)]
+                if d.empty:
+                    continue
+                ax.fill_between(d["day"], 100 * d["ci_low"], 100 * d["ci_high"], step="post", color=colors[a],
+                                alpha=0.18, lw=0)
+                ax.step(d["day"], 100 * d["survival"], where="post", color=colors[a], label=a, lw=1.6)
+            ax.set_title("all users" if seg == "all" else seg, loc="left")
+            ax.set_xlabel("days since assignment")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        for ax in axes.ravel()[len(segs):]:
+            ax.set_visible(False)
+        axes[0, 0].set_ylabel(f"still subscribed (%), {level} band")
+        axes[0, 0].legend(fontsize=8)
+        fig.tight_layout()
+        return to_data_uri(fig)
+
+
+def decay_chart(by_day: Sequence[Mapping], tests: Sequence[Mapping], level: str = "95%") -> str:
+    """Per (metric, arm): the relative lift on each day since first exposure with its interval,
+    the early and late windows shaded, and each window's lift on the fixed cohort as a line
+    with its interval (the late one is the steady-state estimate)."""
+    df = pd.DataFrame(list(by_day))
+    keys = [(t["metric"], t["arm"]) for t in tests]
+    multi = len({a for _, a in keys}) > 1
+    ncol = min(3, len(keys))
+    nrow = int(np.ceil(len(keys) / ncol))
+    status_color = {"decaying": "#cf222e", "growing": "#1a7f37", "stable": "#6e7781"}
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.9 * ncol, 3.0 * nrow), squeeze=False)
+        for ax, t in zip(axes.ravel(), tests):
+            d = df[(df["metric"] == t["metric"]) & (df["arm"] == t["arm"])]
+            x = d["day"].to_numpy()
+            y, lo, hi = (100 * d[c].to_numpy(np.float64) for c in ("rel_lift", "rel_ci_low", "rel_ci_high"))
+            ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", ms=3, color="#0969da", ecolor="#8c959f", capsize=2,
+                        label="lift on day k")
+            for name, span, shade in (("early", t["early_days"], "#ddf4ff"), ("late", t["late_days"], "#fff8c5")):
+                w = t[name]
+                ax.axvspan(span[0] - 0.5, span[1] + 0.5, color=shade, zorder=0)
+                ax.hlines(100 * w["rel_lift"], span[0] - 0.5, span[1] + 0.5, color=status_color[t["status"]], lw=2)
+                ax.fill_between([span[0] - 0.5, span[1] + 0.5], 100 * w["rel_ci_low"], 100 * w["rel_ci_high"],
+                                color=status_color[t["status"]], alpha=0.15, lw=0)
+            ax.axhline(0, color="#24292f", lw=0.8)
+            ax.set_title(f"{t['metric']}" + (f" ({t['arm']})" if multi else "") + f": {t['status']}", loc="left",
+                         color=status_color[t["status"]])
+            ax.set_xlabel("day since the user's first exposure")
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        for ax in axes.ravel()[len(keys):]:
+            ax.set_visible(False)
+        axes[0, 0].set_ylabel(f"relative lift (%), {level} interval")
+        fig.tight_layout()
+        return to_data_uri(fig)

@@ -13,12 +13,12 @@ model.
 from __future__ import annotations
 
 import html
+import math
 from typing import Mapping
 
-import numpy as np
 import pandas as pd
 
-from recsys.core.format import count, interval, level, missing, num, one_sided_level, pct, pvalue, signed
+from recsys.core.format import count, dash, interval, level, missing, num, one_sided_level, pct, pvalue, signed
 from recsys.report import charts
 from recsys.report.reasons import reason_text, verdict_text
 
@@ -66,7 +66,8 @@ details summary{cursor:pointer;color:#0969da}pre{background:var(--soft);padding:
 @media print{nav{display:none}h2{break-after:avoid}figure,table{break-inside:avoid}}
 """
 
-SECTIONS = (("verdict", "Verdict"), ("tradeoffs", "Trade-offs"), ("lifts", "Lifts"), ("daily", "Day by day"),
+SECTIONS = (("verdict", "Verdict"), ("tradeoffs", "Trade-offs"), ("lifts", "Lifts"), ("survival", "Retention"),
+            ("decay", "Novelty and decay"), ("longterm", "Long term"), ("daily", "Day by day"),
             ("sequential", "Monitoring"), ("samples", "Sample sizes"), ("offline", "Offline metrics"),
             ("exposure", "Catalog exposure"), ("preview", "What users see"), ("methods", "Methods"))
 
@@ -77,12 +78,8 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _dash(text: str) -> str:
-    return "–" if text == "n/a" else text
-
-
 def _share(x, digits: int = 1) -> str:
-    return _dash(pct(x, digits, sign=False))
+    return dash(pct(x, digits, sign=False))
 
 
 def _by_se(*se):
@@ -203,22 +200,22 @@ def section_tradeoffs(a: dict) -> str:
         body.append(
             f"<tr><td>{_e(t['metric'])}<span class='role'>{_e(role)} · {_e(t['good_direction'])} is better"
             f"{' · ' + _e(t['arm']) if len(a['arms']) > 2 else ''}</span></td>"
-            f"<td class='num'>{_dash(num(r['control']))}</td><td class='num'>{_dash(num(r['treatment']))}</td>"
+            f"<td class='num'>{dash(num(r['control']))}</td><td class='num'>{dash(num(r['treatment']))}</td>"
             f"<td class='num'>{fx(r['diff'])}<span class='role'>{interval(r['ci_low'], r['ci_high'], fx)}</span></td>"
-            f"<td class='num'>{_dash(pct(r['rel_lift']))}<span class='role'>"
+            f"<td class='num'>{dash(pct(r['rel_lift']))}<span class='role'>"
             f"{interval(r['rel_ci_low'], r['rel_ci_high'])}</span></td>"
-            f"<td class='num'>{_dash(pvalue(r['p_adjusted']))}<span class='role'>{_e(p_label)}</span></td>"
+            f"<td class='num'>{dash(pvalue(r['p_adjusted']))}<span class='role'>{_e(p_label)}</span></td>"
             f"<td>{status}</td><td class='l small muted'>{_e(r['method'])}</td></tr>")
     bayes = [r for r in a["results"] if r["segment"] == "all" and r.get("bayes")]
     btable = ""
     if bayes:
         prior = (a.get("analysis_options") or {}).get("prior")
         rows_b = "".join(
-            f"<tr><td>{_e(r['metric'])}</td><td class='num'>{_dash(pct(r['bayes']['rel_lift']))}<span class='role'>"
+            f"<tr><td>{_e(r['metric'])}</td><td class='num'>{dash(pct(r['bayes']['rel_lift']))}<span class='role'>"
             f"{interval(r['bayes']['rel_ci_low'], r['bayes']['rel_ci_high'])}</span></td>"
             f"<td class='num'>{r['bayes']['chance_to_win']:.1%}</td>"
-            f"<td class='num'>{_dash(pct(r['bayes']['risk_treatment'], 3, sign=False))}</td>"
-            f"<td class='num'>{_dash(pct(r['bayes']['risk_control'], 3, sign=False))}</td></tr>" for r in bayes)
+            f"<td class='num'>{dash(pct(r['bayes']['risk_treatment'], 3, sign=False))}</td>"
+            f"<td class='num'>{dash(pct(r['bayes']['risk_control'], 3, sign=False))}</td></tr>" for r in bayes)
         btable = ("<h3 id='bayes'>Bayesian readout</h3><p class='muted small'>GrowthBook's model: a normal posterior of "
                   "the lift, prior " + (f"N({prior['mean']:g}, {prior['sd']:g}²) on the {_e(prior['scale'])} lift"
                                         if prior else "flat") + f"; {lvl} credible intervals; risk is the expected "
@@ -240,7 +237,24 @@ def section_tradeoffs(a: dict) -> str:
             "(Benjamini-Hochberg q-values) and never decide.</p>"
             f"<table><tr><th>metric</th><th>control</th><th>treatment</th><th>absolute [{lvl}]</th>"
             f"<th>relative [{lvl}]</th><th>p</th><th>status</th><th class='l'>test</th></tr>{''.join(body)}"
-            f"</table>{caps}{btable}</section>")
+            f"</table>{_strategic_table(a)}{caps}{btable}</section>")
+
+
+def _strategic_table(a: dict) -> str:
+    """The catalog-level strategic metrics the file named (descriptive, one figure per arm)."""
+    recs = a.get("strategic") or []
+    if not recs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(r['metric'])}{'<span class=role>' + _e(r['arm']) + '</span>' if len(a['arms']) > 2 else ''}"
+        f"</td><td class='num'>{dash(num(r['control']))}</td><td class='num'>{dash(num(r['treatment']))}</td>"
+        f"<td class='num'>{dash(signed(r['diff']))}</td><td class='num'>{dash(pct(r['rel_diff']))}</td></tr>"
+        for r in recs)
+    return ("<h3 id='strategic'>Strategic catalog metrics</h3><p class='muted small'>Measured on the catalog "
+            "rather than per user (coverage of titles played, the long tail's share of plays, homogenisation "
+            "of what users watch): one figure per arm, descriptive, no interval; they never decide.</p>"
+            "<table><tr><th>metric</th><th>control</th><th>treatment</th><th>difference</th><th>relative</th></tr>"
+            f"{rows}</table>")
 
 
 def section_lifts(a: dict) -> str:
@@ -269,8 +283,8 @@ def section_lifts(a: dict) -> str:
     het = a.get("heterogeneity") or []
     if het:
         rows = "".join(f"<tr><td>{_e(h['metric'])}</td><td class='l'>{_e(h['arm'])}</td>"
-                       f"<td class='num'>{_dash(num(h['q'], 3))}</td><td class='num'>{h['df']}</td>"
-                       f"<td class='num'>{_dash(pvalue(h['p_value']))}</td>"
+                       f"<td class='num'>{dash(num(h['q'], 3))}</td><td class='num'>{h['df']}</td>"
+                       f"<td class='num'>{dash(pvalue(h['p_value']))}</td>"
                        f"<td class='num'>{_share(h['i2'], 0)}</td><td>{'yes' if h.get('differs') else 'no'}</td></tr>"
                        for h in het)
         out.append("<h3>Does the effect differ across segments?</h3><table><tr><th>metric</th><th class='l'>arm</th>"
@@ -278,6 +292,104 @@ def section_lifts(a: dict) -> str:
                    f"{rows}</table>")
     out.append("</section>")
     return "".join(out)
+
+
+def section_survival(a: dict) -> str:
+    """Kaplan-Meier curves per arm and segment, and each arm's hazard ratio with the log-rank test."""
+    sv = a.get("survival") or {}
+    if not sv.get("curves"):
+        return ""
+    lvl = level(sv.get("alpha", a["alpha"]))
+    fig = _figure("survival", charts.survival_chart(sv["curves"], a["arms"], lvl), "Kaplan-Meier curves per arm",
+                  f"Share of each arm's users still subscribed (Kaplan-Meier; a user observed to the end without "
+                  f"lapsing is censored there), with pointwise {lvl} log-log bands; all users, then each segment.")
+    rows = "".join(
+        f"<tr><td>{_e(t['segment'])}</td><td class='l'>{_e(t['arm'])}</td>"
+        f"<td class='num'>{t['events_control']:,} / {t['n_control']:,}</td>"
+        f"<td class='num'>{t['events_treatment']:,} / {t['n_treatment']:,}</td>"
+        f"<td class='num'>{_share(t['churn_control'], 2)}</td><td class='num'>{_share(t['churn_treatment'], 2)}</td>"
+        f"<td class='num'>{dash(num(t['hr'], 3))}<span class='role'>"
+        f"{interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: dash(num(x, 3)))}</span></td>"
+        f"<td class='num'>{dash(pvalue(t['p_value']))}</td><td class='num'>{dash(pvalue(t['logrank_p']))}</td></tr>"
+        for t in sv.get("tests", []))
+    return ("<section id='survival'><h2>Retention: time to churn</h2>" + fig
+            + "<table><tr><th>segment</th><th class='l'>arm</th><th>churned / users (control)</th>"
+              "<th>churned / users (treatment)</th><th>churned by the end, control (KM)</th>"
+              "<th>treatment (KM)</th><th>hazard ratio [" + lvl + "]</th><th>Cox p</th><th>log-rank p</th></tr>"
+            + rows + "</table><p class='small muted'>Hazard ratio: the treatment's daily risk of lapsing relative "
+              "to the control's, from a Cox model (Efron's ties; Wald interval); below 1 the treatment keeps users "
+              "longer. The log-rank test asks the same question without the proportional-hazards model. "
+              "Segment rows are descriptive. As a metric, <code>churn_hazard</code> puts this test in a role "
+              "(a guardrail margin of +10% means HR &le; 1.10).</p></section>")
+
+
+def section_decay(a: dict) -> str:
+    """Effects by day since first exposure, the early-vs-late tests and the completion decay."""
+    dc = a.get("decay") or {}
+    tests = dc.get("tests") or []
+    if not tests:
+        return ("<section id='decay'><h2>Novelty and decay</h2><p class='muted'>Not tested: "
+                f"{_e(dc['note'])}.</p></section>") if dc.get("note") else ""
+    lvl = level(dc.get("alpha", a["alpha"]))
+    e, l_ = dc["early_days"], dc["late_days"]
+    fig = _figure("decay", charts.decay_chart(dc["by_day"], tests, lvl), "lift by day since first exposure",
+                  f"Dots: the relative lift on each day since the user's first exposure, over the users seen that "
+                  f"day, with its {lvl} interval. Shaded: the early (days {e[0]}-{e[1]}) and late (days "
+                  f"{l_[0]}-{l_[1]}) windows; lines and bands: each window's lift on the cohort observed through "
+                  "the whole late window. The late lift is the steady-state estimate.")
+    rows = "".join(
+        f"<tr><td>{_e(t['metric'])}</td><td class='l'>{_e(t['arm'])}</td>"
+        f"<td class='num'>{dash(pct(t['early']['rel_lift']))}<span class='role'>"
+        f"{interval(t['early']['rel_ci_low'], t['early']['rel_ci_high'])}</span></td>"
+        f"<td class='num'>{dash(pct(t['late']['rel_lift']))}<span class='role'>"
+        f"{interval(t['late']['rel_ci_low'], t['late']['rel_ci_high'])}</span></td>"
+        f"<td class='num'>{dash(pvalue(t['p_value']))}</td>"
+        f"<td>{_badge(t['status'], {'decaying': 'harmed', 'growing': 'better'}.get(t['status'], 'none'))}</td>"
+        f"<td class='num'>{t['cohort_users']:,}</td></tr>" for t in tests)
+    comp = dc.get("completion_decay") or []
+    comp_html = ""
+    if comp:
+        crow = "".join(
+            f"<tr><td class='l'>{_e(c['arm'])}</td>"
+            f"<td class='num'>{dash(pct(c['control']['estimate']))}<span class='role'>"
+            f"{interval(c['control']['ci_low'], c['control']['ci_high'])}</span></td>"
+            f"<td class='num'>{dash(pct(c['treatment']['estimate']))}<span class='role'>"
+            f"{interval(c['treatment']['ci_low'], c['treatment']['ci_high'])}</span></td>"
+            f"<td class='num'>{dash(pvalue(c['p_value']))}</td></tr>" for c in comp)
+        comp_html = ("<h3>Completion decay</h3><p class='small muted'>The change in completion rate from the early "
+                     "to the late window within each arm (how much less of what users start they finish as the "
+                     "novelty wears off), and the test that the two arms' changes are equal.</p>"
+                     "<table><tr><th class='l'>arm</th><th>control's change</th><th>treatment's change</th>"
+                     f"<th>p (equal)</th></tr>{crow}</table>")
+    return ("<section id='decay'><h2>Novelty and decay: the effect by day since first exposure</h2>" + fig
+            + "<table><tr><th>metric</th><th class='l'>arm</th>"
+              f"<th>early lift (days {e[0]}-{e[1]}) [{lvl}]</th><th>late lift (days {l_[0]}-{l_[1]}) [{lvl}]</th>"
+              "<th>p (early = late)</th><th>status</th><th>cohort users</th></tr>" + rows + "</table>"
+            + "<p class='small muted'>The test compares the two windows' lifts on the same users (the log of the "
+              "ratio of the treatment's to the control's late/early change, with a delta-method variance over "
+              "users). Decaying: the late effect is significantly nearer zero than the early one, or reversed. A "
+              "success metric whose win decays to an interval that includes zero no longer carries a ship.</p>"
+            + comp_html + "</section>")
+
+
+def section_longterm(a: dict) -> str:
+    """The surrogate index's prediction of the long-term effect, when a model was given."""
+    sg = a.get("surrogate")
+    if not sg:
+        return ""
+    lvl = level(a["alpha"])
+    rows = "".join(f"<tr><td class='l'>{_e(p['arm'])}</td><td class='num'>{dash(pct(p['estimate']))}<span "
+                   f"class='role'>{interval(p['ci_low'], p['ci_high'])}</span></td>"
+                   f"<td class='num'>{p['se_sampling']:.3f}</td><td class='num'>{p['se_model']:.3f}</td></tr>"
+                   for p in sg["predictions"])
+    return (f"<section id='longterm'><h2>Long term: the surrogate index</h2><p>Predicted effect on "
+            f"<code>{_e(sg['outcome'])}</code> over {sg['horizon']} days, from the first {sg['window']} days' "
+            f"per-user metrics, by a model fitted on {sg['experiments']} long experiments (Athey, Chetty, Imbens and "
+            "Kang 2019).</p><table><tr><th class='l'>arm</th><th>predicted relative effect [" + lvl + "]</th>"
+            "<th>sampling sd (log)</th><th>model error sd (log)</th></tr>" + rows + "</table><p class='small muted'>"
+            "The interval adds the model's error, estimated by predicting each of the bank's experiments with a "
+            "model fitted without it and comparing with its measured long-term effect. It is a prediction, not a "
+            "test: it does not enter the verdict.</p></section>")
 
 
 def section_daily(ev) -> str:
@@ -288,8 +400,8 @@ def section_daily(ev) -> str:
            "Right: share of each arm's users still subscribed at the end of each day, among the "
            + ", ".join(f"{n:,} {_e(a)}" for a, n in at_risk.items()) + " users not lapsed before day 0. " + _e(note))
     counts = ["users", "active_users", "sessions", "impressions", "clicks", "plays"]
-    fmt = {**{c: "{:,}".format for c in counts}, "day": str, "ctr": lambda x: _dash(num(x)),
-           "watch_minutes": lambda x: f"{x:,.0f}", "watch_min_per_active_user": lambda x: _dash(num(x))}
+    fmt = {**{c: "{:,}".format for c in counts}, "day": str, "ctr": lambda x: dash(num(x)),
+           "watch_minutes": lambda x: f"{x:,.0f}", "watch_min_per_active_user": lambda x: dash(num(x))}
     cols = ["arm", "day", *counts[:5], "ctr", "plays", "watch_minutes", "watch_min_per_active_user"]
     return ("<section id='daily'><h2>Day by day</h2>"
             + _figure("daily", charts.daily_panels(ev.daily, ev.survival, ev.arms), "daily curves per arm", cap)
@@ -303,7 +415,8 @@ def section_sequential(a: dict) -> str:
         return ""
     df = pd.DataFrame(seq)
     lvl = level(a["alpha"])
-    final = {(r["arm"], r["metric"]): r for r in a["results"] if r["segment"] == "all"}
+    final = {(r["arm"], r["metric"]): (_log_hr(r) if r.get("kind") == "survival" else r)
+             for r in a["results"] if r["segment"] == "all"}
     fig = _figure("sequential", charts.sequential_chart(df, final, a["alpha"]), "always-valid intervals over days",
                   "Blue band: each day's always-valid interval for the effect accumulated up to that day (the cohort "
                   "is fixed at assignment, so the estimand grows day by day; each band covers its own day's). Grey "
@@ -334,6 +447,14 @@ def section_sequential(a: dict) -> str:
             "</table></section>")
 
 
+def _log_hr(r: Mapping) -> dict:
+    """A survival row on the monitor's scale: the log hazard ratio and its interval."""
+    def log1p(x):
+        return None if x is None or x <= -1 else math.log1p(x)
+    return {"diff": r.get("log_hr"), "ci_low": log1p(r.get("rel_ci_low")), "ci_high": log1p(r.get("rel_ci_high")),
+            "method": "cox, log HR"}
+
+
 def _status_kind(status: str) -> str:
     return {"not significant": "none"}.get(status, status)
 
@@ -358,7 +479,7 @@ def section_samples(a: dict) -> str:
     if a.get("samples"):
         df = pd.DataFrame(a["samples"])
         fmt = {c: "{:,}".format for c in arms}
-        fmt.update({"users": "{:,}".format, "srm_p": lambda x: _dash(pvalue(x)),
+        fmt.update({"users": "{:,}".format, "srm_p": lambda x: dash(pvalue(x)),
                     "srm_ok": lambda x: "ok" if x else "MISMATCH"})
         table = (_frame_table(df, fmt, {"srm_p": "SRM p", "srm_ok": "SRM"})
                  + "<p class='small muted'>Per-segment rows repeat the check within each segment (segment fixed at "
@@ -376,7 +497,7 @@ def section_offline(ev) -> str:
         return (f"<section id='offline'><h2>Offline metrics</h2><p class='muted'>Not computed: "
                 f"{_e(ev.offline_note)}.</p></section>")
     df = ev.offline[["arm", "ndcg", "precision", "recall", "map", "coverage", "ild", "novelty", "longtail"]]
-    f3 = lambda x: _dash(num(x, 3))  # noqa: E731
+    f3 = lambda x: dash(num(x, 3))  # noqa: E731
     return ("<section id='offline'><h2>Offline metrics of the arms' models</h2>"
             + _frame_table(df, {c: f3 for c in df.columns if c != "arm"},
                            {"ndcg": "NDCG@10", "precision": "precision@10", "recall": "recall@10", "map": "MAP@10",
@@ -395,7 +516,7 @@ def section_exposure(ev) -> str:
                 "Left: how each arm's plays spread over genres. Right: long-tail share (plays of titles outside the "
                 "20% most played in the warm-up) and coverage (share of the catalog played at least once).")
     tab = _frame_table(ev.exposure, {"users": "{:,}".format, "plays": "{:,}".format, "coverage": _share,
-                                     "long_tail_share": _share, "homogenization": lambda x: _dash(num(x, 3))},
+                                     "long_tail_share": _share, "homogenization": lambda x: dash(num(x, 3))},
                        {"long_tail_share": "long-tail share", "homogenization": "homogenisation"})
     return ("<section id='exposure'><h2>Catalog exposure: who gets seen</h2>" + tab + f
             + "<p class='small muted'>Fairness of exposure: a recommender that concentrates plays on few titles "
@@ -408,8 +529,10 @@ def section_preview(previews: Mapping[str, str] | None) -> str:
     if not previews:
         return ""
     cards = "".join(f"<div class='preview'><h3>{_e(seg)}</h3>{frag}</div>" for seg, frag in previews.items())
+    arms = sorted({label.split(" \u00b7 ")[-1] for label in previews})
     return (f"<section id='preview'><h2>What users see</h2><p class='small muted'>One active user's homepage per "
-            f"segment and arm, as each arm builds it.</p><div class='previews'>{cards}</div></section>")
+            f"segment in each arm ({_e(', '.join(arms))}), as that arm builds it on the day after the experiment."
+            f"</p><div class='previews'>{cards}</div></section>")
 
 
 def section_methods(a: dict, config_toml: str | None, warmup_days: int | None) -> str:
@@ -440,6 +563,20 @@ day's own always-valid interval (it is not intersected with earlier days', which
 metrics: always-valid p at {alpha:g} / (success metrics × arms); guardrails: non-inferiority of the contrast
 treatment − (1 + margin) × control at {g_alpha:g}; deterioration at {d_alpha:g}; the day's verdict applies the rule
 below to those. The mixing variance τ² is fixed at the first look (tuned to its variance), never from later data.</dd>"""
+    long_txt = ""
+    if a.get("survival"):
+        long_txt += """<dt>Retention as survival</dt><dd>Each user's days from assignment to the day the account lapsed,
+or to the end of the experiment (censored). Kaplan-Meier curves with Greenwood's variance and log-log intervals; the
+log-rank test; the hazard ratio from a Cox proportional-hazards model of the arm (Efron's handling of tied days, Wald
+interval and p). Computed on per-day life tables; checked against statsmodels to 5 decimals. The metric
+<code>churn_hazard</code> reports the hazard ratio − 1 as its relative lift and each arm's Kaplan-Meier churn by the
+end as its values; as a guardrail, its margin bounds the hazard ratio.</dd>"""
+    if (a.get("decay") or {}).get("tests"):
+        long_txt += """<dt>Novelty and decay</dt><dd>Effects are indexed by the day since each user's first exposure
+(their first visit after assignment), not by calendar day. On the users observed through the whole late window, the
+early and late windows' lifts are compared by the difference of their log ratios, with a delta-method variance from
+each user's sums in both windows (so one user's two windows are not treated as independent). The late window's lift
+is the steady-state estimate: it assumes the transient is over by then.</dd>"""
     return f"""<section id='methods'><h2>Methods</h2><dl class='methods'>
 <dt>Unit of analysis</dt><dd>The user. Each user is randomised to one arm for the whole experiment, and every metric
 is computed from per-user totals ({a.get('n_users', 0):,} users). Testing at the impression level would treat a heavy
@@ -482,6 +619,7 @@ p &lt; {q_alpha:g}; then the verdict, and every arm's, is "investigate".</dd>
 <dt>Heterogeneity</dt><dd>Cochran's Q on the per-segment relative lifts (inverse-variance weighted; segments are
 disjoint, hence independent) with I², the share of between-segment spread beyond chance.</dd>
 {seq_txt}
+{long_txt}
 </dl>
 {"<details><summary>Experiment configuration</summary><pre>" + _e(config_toml) + "</pre></details>" if config_toml else ""}
 </section>"""
@@ -500,7 +638,8 @@ def render_report(a: dict, *, evidence=None, previews: Mapping[str, str] | None 
     prim = (a["decision"].get("roles") or {}).get("primary", "")
     cards = [("users assigned", f"{a.get('n_users', 0):,}")] + ([("days", str(days))] if days else []) + [
         ("arms", " vs ".join(a["arms"][1:]) + f" vs {a['control']} (control)"), ("primary metric", prim)]
-    parts = [section_verdict(a, cards), section_tradeoffs(a), section_lifts(a),
+    parts = [section_verdict(a, cards), section_tradeoffs(a), section_lifts(a), section_survival(a), section_decay(a),
+             section_longterm(a),
              section_daily(evidence) if evidence is not None else "", section_sequential(a), section_samples(a),
              section_offline(evidence) if evidence is not None else "",
              section_exposure(evidence) if evidence is not None else "", section_preview(previews),
@@ -514,13 +653,15 @@ def render_report(a: dict, *, evidence=None, previews: Mapping[str, str] | None 
             + "".join(parts) + "</main></body></html>")
 
 
-def render_job_report(job, previews: Mapping[str, str] | None = None, *, evidence=None) -> str:
-    """The report of a finished :class:`recsys.jobs.JobOutput` (its evidence computed when not given)."""
-    from recsys.jobs import gather_evidence
+def render_job_report(job, evidence) -> str:
+    """The report of a finished :class:`recsys.jobs.JobOutput` with the
+    :class:`~recsys.jobs.Evidence` the job gathered (:func:`recsys.jobs.gather_evidence`)."""
+    from recsys.report.preview import segment_fragments
 
     cfg = job.result.config
-    a = job.analysis
-    ev = evidence if evidence is not None else gather_evidence(job.result, list(a["arms"]))
+    a = job.json
+    ev = evidence
+    previews = segment_fragments(job.result.world.catalog, ev.homepages) if ev.homepages else None
     sub = (f"{a.get('n_users', 0):,} users assigned (of {cfg.users:,} in the world; users whose account lapsed during "
            f"the warm-up are not assigned) · {cfg.days} days · {' vs '.join(x.name for x in cfg.arms)} · "
            f"seed {cfg.seed}")

@@ -20,9 +20,9 @@ import math
 
 import numpy as np
 
-from recsys.core.page import ROW_KINDS, Explanation, Layout, Page
+from recsys.core.format import dash, fixed
+from recsys.core.page import ROW_KINDS, Explanation, Page
 from recsys.report.posters import poster_svg
-from recsys.core.rng import KeyedRandom
 from recsys.world.catalog import KIND_NAMES, Catalog
 
 #: the calendar year day 0 is shown as (display only: the world counts days)
@@ -87,8 +87,8 @@ def title_facts(catalog: Catalog, t: int) -> tuple[str, str]:
     return f"{kind.capitalize()} \u00b7 {year} \u00b7 {length}", genres
 
 
-def _fmt(x) -> str:
-    return "\u2013" if x is None or not np.isfinite(x) else f"{x:.3f}"
+def _fixed(x) -> str:
+    return dash(fixed(x, 3))
 
 
 def slot_explanation(catalog: Catalog, page: Page, i: int, r: int, k: int,
@@ -99,7 +99,7 @@ def slot_explanation(catalog: Catalog, page: Page, i: int, r: int, k: int,
     lines = []
     score = explanation.score if explanation is not None and explanation.score is not None else page.score
     if score is not None:
-        lines.append(("score", _fmt(float(score[i, r, k]))))
+        lines.append(("score", _fixed(float(score[i, r, k]))))
     if explanation is not None and explanation.parts:
         parts = {n: float(v[i, r, k]) for n, v in explanation.parts.items()}
         shown = [f"{n} {v:+.3f}" for n, v in parts.items() if n != "prior" or abs(v) > 0]
@@ -238,76 +238,19 @@ def format_shares(shares: dict[str, float], digits: int = 2) -> str:
     return " \u00b7 ".join(f"{'cold-start prior' if k == 'prior' else k} {floor[k] / scale:.{digits}f}" for k in shares)
 
 
-def homepage_for(policy, shards, user_ids: np.ndarray, day: int, layout: Layout,
-                 rand: KeyedRandom) -> tuple[Page, Explanation | None]:
-    """The pages a fitted ``policy`` builds on ``day`` for ``user_ids`` (global ids, in order), as
-    the simulator would (``policy.pages(state.context(rows, day), layout, rand)``), and the
-    policy's explanation of them when it offers one (``explain``)."""
-    user_ids = np.asarray(user_ids, dtype=np.int64)
-    pages, expl, order = [], [], []
-    for s in shards:
-        sel = np.flatnonzero((user_ids >= s.start) & (user_ids < s.stop))
-        if len(sel) == 0:
-            continue
-        ctx = s.context(user_ids[sel] - s.start, day)
-        page = policy.pages(ctx, layout, rand)
-        pages.append(page)
-        order.append(sel)
-        if hasattr(policy, "explain"):
-            expl.append(policy.explain(ctx, page))
-    inverse = np.empty(len(user_ids), dtype=np.int64)
-    inverse[np.concatenate(order)] = np.arange(len(user_ids))
-    page = Page.concat(pages, order=inverse)
-    if not expl:
-        return page, None
-    return page, _concat_explanations(expl, inverse)
-
-
-def _concat_explanations(parts: list[Explanation], order: np.ndarray) -> Explanation:
-    def cat(arrays):
-        if any(a is None for a in arrays):
-            return None
-        return np.concatenate(arrays)[order]
-
-    def cat_dict(dicts):
-        if any(d is None for d in dicts):
-            return None
-        return {k: cat([d[k] for d in dicts]) for k in dicts[0]}
-
-    return Explanation(score=cat([p.score for p in parts]), parts=cat_dict([p.parts for p in parts]),
-                       rank_scored=cat([p.rank_scored for p in parts]),
-                       rank_reranked=cat([p.rank_reranked for p in parts]),
-                       weights=cat_dict([p.weights for p in parts]))
-
-
-def segment_previews(result, arm: str, *, day: int | None = None) -> dict[str, str]:
-    """{segment: homepage fragment} for one still-active user of each segment in ``arm``.
-
-    ``result`` is an :class:`~recsys.experiment.runner.ExperimentResult`; the page is the one
-    the arm's fitted (and updated) policy builds on ``day`` (default: the day after the
-    experiment), from the users' observable history, exactly as the simulator would build it.
-    """
+def segment_fragments(catalog: Catalog, homepages) -> dict[str, str]:
+    """{"segment · arm": homepage fragment} from :func:`recsys.experiment.preview.segment_homepages`
+    of each arm: one still-active user per segment, as each arm builds the page."""
     from recsys.world.segments import SEGMENTS
 
-    cfg = result.config
-    a = cfg.arm_names.index(arm)
-    t = result.table
-    day = cfg.days if day is None else day
-    active = (t["arm"] == arm) & (t["churned"] == 0) & (t["sessions"] > 0)
-    picks = t[active].sort_values("user_id").groupby("segment", sort=False).head(1)
-    if picks.empty:
-        return {}
-    users = picks["user_id"].to_numpy(np.int64)
-    w = result.world.config
-    layout = Layout(w.rows, w.row_length)
-    rand = KeyedRandom.from_seed(cfg.seed, "policy", arm)
-    page, expl = homepage_for(result.policies[a], result.shards, users, day, layout, rand)
-    out = {}
-    for i, (_, row) in enumerate(picks.iterrows()):
-        facts = [("arm", arm), ("sessions in the experiment", str(int(row["sessions"]))),
-                 ("plays", str(int(row["plays"])))]
-        out[str(row["segment"])] = homepage_fragment(result.world.catalog, page, i, explanation=expl,
-                                                     heading=f"User {int(row['user_id'])}", facts=facts,
-                                                     with_style=(i == 0))
     rank = {seg: i for i, seg in enumerate(SEGMENTS)}
-    return {seg: out[seg] for seg in sorted(out, key=lambda seg: rank.get(seg, len(rank)))}
+    out = []
+    first = True
+    for hp in homepages:
+        for i, u in enumerate(hp.users):
+            facts = [("arm", hp.arm), ("sessions in the experiment", str(u["sessions"])), ("plays", str(u["plays"]))]
+            frag = homepage_fragment(catalog, hp.page, i, explanation=hp.explanation, heading=f"User {u['user_id']}",
+                                     facts=facts, with_style=first)
+            first = False
+            out.append((rank.get(u["segment"], len(rank)), u["segment"], hp.arm, frag))
+    return {f"{seg} \u00b7 {arm}": frag for _, seg, arm, frag in sorted(out, key=lambda x: x[:3])}

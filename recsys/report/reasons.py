@@ -56,6 +56,8 @@ def reason_text(r: Mapping, *, alpha: float = 0.05, correction: str = "holm") ->
         if status == "worse":
             return f"{head}: significantly worse ({adj} = {pvalue(p)} {_cmp(p, lvl)} {lvl:g})"
         return f"{head}: not significant ({adj} = {pvalue(p)} > {lvl:g}); the experiment cannot tell it from noise"
+    if test == "decay":
+        return decay_text(r)
     if test == "deterioration":
         role = "guardrail" if r["role"] == "guardrail" else "success"
         return (f"{role} {metric}: harmed: {_change(r)} ({ci_level} CI), a significant move in the harmful "
@@ -73,8 +75,36 @@ def reason_text(r: Mapping, *, alpha: float = 0.05, correction: str = "holm") ->
     return f"{r['role']} {metric}: {test}: {status}"
 
 
+def _days(span) -> str:
+    return f"days {span[0]}-{span[1]}" if span[0] != span[1] else f"day {span[0]}"
+
+
+def decay_text(r: Mapping) -> str:
+    """'ctr lift +12.0% on days 1-3, +3.0% on days 8-14 since first exposure: decaying, p = 0.001'."""
+    d = r.get("detail") or {}
+    head = (f"{r['metric']} lift {pct(d.get('early'))} on {_days(d.get('early_days', ('?', '?')))}, "
+            f"{pct(r.get('estimate'))} {interval(r.get('ci_low'), r.get('ci_high'), pct)} on "
+            f"{_days(d.get('late_days', ('?', '?')))} since first exposure")
+    p, lvl = r.get("p_value"), r.get("level")
+    if r["status"] == "decaying":
+        return (f"{head}: decaying, p = {pvalue(p)}; the late lift is the steady-state estimate"
+                + ("" if _late_good(r) else ", and it is not significant: the win does not last"))
+    if r["status"] == "growing":
+        return f"{head}: growing, p = {pvalue(p)}"
+    return f"{head}: no evidence that the effect changes (p = {pvalue(p)}{'' if lvl is None else f' > {lvl:g}'})"
+
+
+def _late_good(r: Mapping) -> bool:
+    lo, hi = r.get("ci_low"), r.get("ci_high")
+    if lo is None or hi is None:
+        return False
+    return hi < 0 if (r.get("detail") or {}).get("lower_is_better") else lo > 0
+
+
 def missing_text(r: Mapping) -> str:
     """What an inconclusive verdict lacks, from one ``missing`` record."""
+    if r["test"] == "decay":
+        return f"a lasting improvement ({r['metric']} decays: {pct(r.get('estimate'))} on the late days)"
     if r["test"] == "superiority":
         return f"a significant improvement in a success metric ({r['metric']}: {r['status']})"
     need = r.get("users_needed")

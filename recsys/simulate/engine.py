@@ -30,7 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.core.page import Layout, Page
-from recsys.policy import Policy
+from recsys.policies.base import Policy
 from recsys.core.rng import KeyedPrefix, KeyedRandom
 from recsys.simulate.behaviour import LOOK_ROWS, LOOK_SIZE, BehaviourModel, UserView
 from recsys.core.logs import ABANDON_MINUTES, SOURCE_HOME, SOURCE_OFF_HOME, watch_share

@@ -23,9 +23,9 @@ from typing import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-from recsys.artwork import ArtworkPolicy
+from recsys.policies.artwork.base import ArtworkPolicy
 from recsys.core.parallel import Shared, resolve
-from recsys.policy import Policy
+from recsys.policies.base import Policy
 from recsys.core.progress import SILENT, Progress
 from recsys.core.rng import KeyedRandom
 from recsys.simulate.behaviour import BehaviourModel
@@ -64,7 +64,7 @@ def arm_rows(logs: Logs, arm: np.ndarray, a: int, start: int = 0) -> Logs:
 
 
 def summarize_shard(policies: list[Policy], logs: Logs, arm: np.ndarray, start: int) -> list:
-    """Each policy's :meth:`~recsys.policy.Policy.summarize` of its arm's rows of one shard's logs."""
+    """Each policy's :meth:`~recsys.policies.base.Policy.summarize` of its arm's rows of one shard's logs."""
     return [p.summarize(arm_rows(logs, arm, a, start)) if _learns(p) else None for a, p in enumerate(policies)]
 
 
@@ -162,7 +162,7 @@ class Simulation:
             keep_impressions: bool = True, on_day: Callable[[int, Logs, list], None] | None = None,
             desc: str = "simulating", store: RunStore | None = None) -> Logs:
         """Simulate ``days``; after each day, ``on_day(day, logs_of_day, learned)``, where
-        ``learned[a]`` lists, shard by shard, policy ``a``'s :meth:`~recsys.policy.Policy.summarize`
+        ``learned[a]`` lists, shard by shard, policy ``a``'s :meth:`~recsys.policies.base.Policy.summarize`
         of its arm's logs of the day (computed by the workers: pass it to ``Policy.learn``).
 
         With ``store``, shard-days already in it (from an interrupted run) are not simulated

@@ -17,6 +17,7 @@ import scipy.sparse as sp
 
 from recsys.core.page import UserContext
 from recsys.simulate.behaviour import LOOK_SIZE
+from recsys.simulate.tables import NOT_CHURNED
 from recsys.world.build import World
 from recsys.world.users import UserTruth
 
@@ -110,7 +111,7 @@ class ShardState:
             boredom=np.zeros((n, G), np.float32), taste=users.taste.copy(), affinity=users.genre_affinity.copy(),
             # a long-standing user's habit: about their chance of a visit on a day (reset at sign-up)
             habit=(-np.expm1(-users.activity)).astype(np.float32), look=np.full((n, LOOK_SIZE), -1, np.float32),
-            churned=np.zeros(n, bool), churn_day=np.full(n, 32767, np.int16),
+            churned=np.zeros(n, bool), churn_day=np.full(n, NOT_CHURNED, np.int16),
             watched=np.full((n, HISTORY), -1, np.int32), passed=np.full((n, S), -1, np.int32),
             obs_recent=np.full((n, HISTORY), -1, np.int32), obs_profile=np.zeros((n, G), np.float32),
             obs_plays=np.zeros(n, np.int32), obs_sessions=np.zeros(n, np.int32),

@@ -1,16 +1,27 @@
 """The per-user metrics table (docs/contracts.md section 1), derived from the logs.
 
 One row per experiment user: counts and minutes from the experiment's logs, the segment and
-``pre_*`` covariates fixed at assignment (day 0), whether the user churned, and how the user
-came back (:func:`return_counts`).
+``pre_*`` covariates fixed at assignment (day 0), whether the user churned, how the user came
+back (:func:`return_counts`) and, when the experiment's length is given, ``days_observed``: the
+user's time to churn (the day the account lapsed, counted inclusively from day 0) or, censored,
+the experiment's length. With ``churned`` as the event indicator it is the user's right-censored
+time to churn (:mod:`recsys.stats.survival`).
+
+:func:`user_day_table` is the companion per-(user, day) table the novelty and decay analysis
+reads (:mod:`recsys.stats.decay`).
 """
 
 from __future__ import annotations
+
+from typing import Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
 from recsys.core.logs import Logs
+
+#: churn_day of a user who has not churned (the simulator's sentinel)
+NOT_CHURNED = 32767
 
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions", "active_days")
 #: how users came back within the experiment (docs/contracts.md section 1): next-day return rate
@@ -54,7 +65,7 @@ def return_counts(sessions, user_ids: np.ndarray, last_day: int | None = None) -
 def user_counts(logs: Logs, user_ids: np.ndarray) -> dict[str, np.ndarray]:
     """Per-user sums of the logs for ``user_ids`` (global ids, any order): the count columns,
     ``watch_minutes`` and the time-to-first-play sum and count. Sums over disjoint logs add up
-    (how :func:`recsys.daily.cumulative_tables` builds each day's table from the day's logs)."""
+    (how :func:`cumulative_tables` builds each day's table from the day's logs)."""
     user_ids = np.asarray(user_ids, dtype=np.int64)
     n_all = int(user_ids.max()) + 1 if len(user_ids) else 0
     p, s = logs.plays, logs.sessions
@@ -82,19 +93,23 @@ def user_counts(logs: Logs, user_ids: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def table_from_counts(counts: dict[str, np.ndarray], user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
-                      churn_day: np.ndarray, pre: pd.DataFrame | None = None) -> pd.DataFrame:
+                      churn_day: np.ndarray, pre: pd.DataFrame | None = None, *, days: int | None = None) -> pd.DataFrame:
     """The per-user table from :func:`user_counts` (see :func:`user_table`)."""
     ttfp_n = counts["ttfp_n"]
+    churned = np.asarray(churn_day) < 32767
     table = pd.DataFrame({
         "user_id": np.asarray(user_ids, dtype=np.int64),
         "arm": np.asarray(arm, dtype=object),
         "segment": np.asarray(segment, dtype=object),
         **{c: counts[c] for c in ("impressions", "clicks", "plays", "watch_minutes", "completions",
                                   "early_abandons", "sessions", "active_days")},
-        "churned": (np.asarray(churn_day) < 32767).astype(np.int64),
+        "churned": churned.astype(np.int64),
         "time_to_first_play_s": np.where(ttfp_n > 0, counts["ttfp_sum"] / np.maximum(ttfp_n, 1), np.nan),
         **{c: counts[c] for c in RETURN_COLUMNS if c in counts},
     })
+    if days is not None:
+        table["days_observed"] = np.where(churned, np.minimum(np.asarray(churn_day, np.int64) + 1, days),
+                                          days).astype(np.int64)
     if pre is not None:
         pre_cols = [c for c in pre.columns if c.startswith("pre_")]
         table = table.merge(pre[["user_id", *pre_cols]], on="user_id", how="left")
@@ -102,12 +117,68 @@ def table_from_counts(counts: dict[str, np.ndarray], user_ids: np.ndarray, arm: 
 
 
 def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.ndarray,
-               churn_day: np.ndarray, pre: pd.DataFrame | None = None, last_day: int | None = None) -> pd.DataFrame:
+               churn_day: np.ndarray, pre: pd.DataFrame | None = None, *, days: int | None = None) -> pd.DataFrame:
     """Aggregate experiment logs to one row per user in ``user_ids`` (global ids, any order).
 
     ``arm``, ``segment`` and ``churn_day`` are aligned with ``user_ids``; ``churn_day`` holds the
-    day the account lapsed (a large number if it did not). ``last_day``: the experiment's last
-    day, for the return columns (:func:`return_counts`).
+    day the account lapsed (a large number if it did not). ``days``: the experiment's length
+    (observation ends after day ``days - 1``), which adds ``days_observed`` and bounds the return
+    columns' window (:func:`return_counts`).
     """
+    last_day = None if days is None else days - 1
     counts = {**user_counts(logs, user_ids), **return_counts(logs.sessions, user_ids, last_day)}
-    return table_from_counts(counts, user_ids, arm, segment, churn_day, pre)
+    return table_from_counts(counts, user_ids, arm, segment, churn_day, pre, days=days)
+
+
+def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None,
+                      days: Iterable[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+    """(day, per-user table of the logs with day <= d) for each day: one aggregation per day,
+    by :func:`user_table`, built incrementally: each day's logs are aggregated
+    once and added to the sums of the days before. A user counts as churned once churn_day <= d."""
+    plays, sessions = logs.plays, logs.sessions
+    if days is None:
+        seen = np.concatenate([sessions["day"].to_numpy(np.int64), plays["day"].to_numpy(np.int64)])
+        days = range(int(seen.min()), int(seen.max()) + 1) if seen.size else []
+    p_day = plays["day"].to_numpy(np.int64)
+    s_day = sessions["day"].to_numpy(np.int64)
+    p_order, s_order = np.argsort(p_day, kind="stable"), np.argsort(s_day, kind="stable")
+    plays, sessions = plays.iloc[p_order], sessions.iloc[s_order]
+    p_day, s_day = p_day[p_order], s_day[s_order]
+    cd = np.asarray(churn_day, dtype=np.int64)
+    total, p_at, s_at = None, 0, 0
+    for d in days:   # each day's logs aggregated once, added to the days before
+        p_end, s_end = np.searchsorted(p_day, d, side="right"), np.searchsorted(s_day, d, side="right")
+        part = user_counts(Logs(plays=plays.iloc[p_at:p_end], sessions=sessions.iloc[s_at:s_end], impressions=None),
+                           user_ids)
+        total = part if total is None else {k: total[k] + part[k] for k in total}
+        p_at, s_at = p_end, s_end
+        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre,
+                                   days=d + 1)
+
+
+#: the per-(user, day) table's metric columns
+DAY_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "watch_minutes", "sessions")
+
+
+def user_day_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray) -> pd.DataFrame:
+    """One row per (user, day) with a visit or a play, for the users in ``user_ids`` (``arm``
+    aligned): user_id, arm, day and the day's :data:`DAY_COLUMNS`. Days without activity are
+    absent (their counts are zero)."""
+    user_ids = np.asarray(user_ids, dtype=np.int64)
+    s, p = logs.sessions, logs.plays
+    inside = pd.Index(user_ids)
+    s = s[inside.get_indexer(s["user_id"].to_numpy()) >= 0]
+    p = p[inside.get_indexer(p["user_id"].to_numpy()) >= 0]
+    by = ["user_id", "day"]
+    sess = s.groupby(by, sort=True).agg(impressions=("impressions", "sum"), clicks=("clicks", "sum"),
+                                        sessions=("session", "size"))
+    play = p.assign(completed=p["completed"].astype(np.int64), abandoned=p["abandoned_early"].astype(np.int64)) \
+        .groupby(by, sort=True).agg(plays=("minutes", "size"), completions=("completed", "sum"),
+                                    early_abandons=("abandoned", "sum"), watch_minutes=("minutes", "sum"))
+    out = sess.join(play, how="outer").fillna(0).reset_index()
+    ints = [c for c in DAY_COLUMNS if c != "watch_minutes"]
+    out[ints] = out[ints].astype(np.int64)
+    out["watch_minutes"] = out["watch_minutes"].astype(np.float64)
+    out["day"] = out["day"].astype(np.int64)
+    out.insert(1, "arm", np.asarray(arm, dtype=object)[inside.get_indexer(out["user_id"].to_numpy())])
+    return out[["user_id", "arm", "day", *DAY_COLUMNS]]

@@ -27,9 +27,10 @@ from recsys.core.errors import InputError
 from recsys.stats import bootstrap as boot
 from recsys.stats.corrections import adjust
 from recsys.stats.cuped import cuped_test
+from recsys.stats.decay import DEFAULT_EARLY, DEFAULT_LATE, decay_section
 from recsys.stats.heterogeneity import cochran_q
 from recsys.stats.inference import TestResult, noninferiority, one_sided_p, two_arm_test, welch_test
-from recsys.stats.metrics import DEFAULT_METRICS, Metric, get_metric
+from recsys.stats.metrics import DEFAULT_METRICS, SURVIVAL_COLUMNS, Metric, get_metric
 from recsys.stats.bayes import bayes_readout
 from recsys.stats.capping import cap_table
 from recsys.stats.estimate import Effect
@@ -41,6 +42,8 @@ from recsys.stats.regression import cupac_covariate, regression_test
 from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles
 from recsys.stats.sequential import look_intervals
 from recsys.stats.srm import SrmResult, srm_by_segment, srm_test
+from recsys.stats.survival import HazardTest, hazard_test, survival_curves
+from recsys.stats.survival import users_needed as hazard_users_needed
 from recsys.stats.summary import CupedStats, MeanStats, Moments, stats_from_moments, summarize
 from recsys.stats.table import arms_in_order, segment_labels, validate_table
 ALL = "all"
@@ -113,6 +116,50 @@ def _row(metric: Metric, segment: str, arm: str, res: TestResult, sd_control: fl
     return {k: row[k] for k in (*ROW_KEYS, *[k for k in row if k not in ROW_KEYS])}
 
 
+def _hazard(table: pd.DataFrame, control: str, arm: str, alpha: float) -> HazardTest:
+    t, e = (table[c].to_numpy(np.float64) for c in SURVIVAL_COLUMNS)
+    arms = table["arm"].to_numpy()
+    c, a = arms == control, arms == arm
+    return hazard_test(t[c], e[c], t[a], e[a], alpha)
+
+
+def _survival_row(metric: Metric, segment: str, arm: str, h: HazardTest, role: str, roles: Roles,
+                  levels: Levels) -> dict:
+    """A survival metric's result row. Absolute columns: each arm's Kaplan-Meier churned share
+    by the end of follow-up and their difference (Greenwood's variance); relative columns: the
+    Cox hazard ratio - 1 with its Wald interval, whose test gives ``p_value`` (the log-rank p is
+    ``logrank_p_value``). The decision's one-sided tests run on log HR."""
+    z = float(sps.norm.isf(levels.alpha / 2))
+    se = float(np.hypot(h.se_control, h.se_treatment))
+    diff = h.churn_treatment - h.churn_control
+    b = h.log_hr / h.se_log_hr if np.isfinite(h.log_hr) and h.se_log_hr > 0 else float("nan")
+    row = {"metric": metric.name, "segment": segment, "arm": arm, "kind": metric.kind,
+           "n_control": h.n_control, "n_treatment": h.n_treatment, "control": h.churn_control,
+           "treatment": h.churn_treatment, "diff": diff, "ci_low": diff - z * se, "ci_high": diff + z * se,
+           "rel_lift": h.hr - 1, "rel_ci_low": h.hr_ci_low - 1, "rel_ci_high": h.hr_ci_high - 1,
+           "p_value": h.p_value, "p_adjusted": None, "significant": False, "method": "cox-efron",
+           "role": role, "se": se, "rel_se": h.hr * h.se_log_hr, "df": float("inf"),
+           "lower_is_better": metric.lower_is_better, "sd_control": float("nan"),
+           "hazard_ratio": h.hr, "log_hr": h.log_hr, "se_log_hr": h.se_log_hr, "logrank_chi2": h.logrank_chi2,
+           "logrank_p_value": h.logrank_p, "events_control": h.events_control,
+           "events_treatment": h.events_treatment, "horizon_days": h.horizon}
+    if role in ("success", "guardrail"):
+        p = float(sps.norm.sf(b)) if np.isfinite(b) else float("nan")
+        row["deterioration_p_value"] = p
+        row["deteriorated"] = bool(np.isfinite(p) and p <= levels.deterioration_alpha)
+    if role == "guardrail":
+        g = roles.margins[metric.name]
+        q = float(sps.norm.isf(levels.guardrail_alpha))
+        with np.errstate(all="ignore"):
+            ni_z = (h.log_hr - np.log1p(g.margin)) / h.se_log_hr
+        ni_p = float(sps.norm.cdf(ni_z)) if np.isfinite(ni_z) else float("nan")
+        row.update({"margin": g.margin, "margin_scale": g.scale, "ni_bound": float(np.expm1(h.log_hr + q * h.se_log_hr)),
+                    "ni_p_value": ni_p, "non_inferior": bool(np.isfinite(ni_p) and ni_p <= levels.guardrail_alpha),
+                    "users_needed": hazard_users_needed(h.se_log_hr, h.n_control + h.n_treatment, g.margin,
+                                                        levels.guardrail_alpha, PLANNING_POWER)})
+    return {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
+
+
 def _users_needed(res: TestResult, margin: float, relative: bool, alpha: float) -> float | None:
     """Users in the experiment (at the same split) for the non-inferiority test to rule out
     ``margin`` with 80% power if the metric did not change: a design figure, not a post-hoc one
@@ -156,6 +203,8 @@ class Analysis:
     bootstrap: Mapping[str, dict] = field(default_factory=dict)
     options: AnalysisOptions = field(default_factory=lambda: AnalysisOptions())
     capping: tuple[dict, ...] | None = None
+    survival: Mapping | None = None      # Kaplan-Meier curves and hazard tests (recsys.stats.survival)
+    decay: Mapping | None = None         # effects by day since first exposure (recsys.stats.decay)
 
     @property
     def treatments(self) -> tuple[str, ...]:
@@ -191,6 +240,8 @@ class Analysis:
             "cuped": dict(self.cuped), "heterogeneity": [dict(h) for h in self.heterogeneity],
             "bootstrap": dict(self.bootstrap), "analysis_options": self.options.to_dict(),
             **({"capping": list(self.capping)} if self.capping else {}),
+            **({"survival": dict(self.survival)} if self.survival else {}),
+            **({"decay": dict(self.decay)} if self.decay else {}),
         }
 
 
@@ -198,7 +249,9 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
             segments: bool = False, metrics: Sequence[str] | None = None, shares: Mapping[str, float] | None = None,
             seed: int = 0, *, roles: Roles | None = None, levels: Levels | None = None,
             bootstrap: Sequence[str] = (), n_boot: int = boot.DEFAULT_REPLICATES,
-            covariates: Mapping[str, Sequence[str]] | None = None, options: AnalysisOptions | None = None) -> Analysis:
+            covariates: Mapping[str, Sequence[str]] | None = None, options: AnalysisOptions | None = None,
+            daily: pd.DataFrame | None = None, decay_windows: tuple[tuple[int, int], tuple[int, int]] | None = None,
+            ) -> Analysis:
     """Analyse a per-user table against ``control`` (docs/contracts.md sections 1-3).
 
     ``roles`` (default :class:`~recsys.stats.roles.Roles`: success ctr, guardrails churn_rate
@@ -215,6 +268,14 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     population's rows, regression adjustment on several covariates and CUPAC, and a Bayesian
     readout beside each row (``row["bayes"]``). Quantile metrics (``watch_minutes_p90``) are
     tested on the arms' quantiles with the outer-CI variance.
+
+    With ``days_observed`` and ``churned`` in the table, ``survival`` holds Kaplan-Meier curves
+    per arm and segment and each arm's Cox hazard ratio with the log-rank test
+    (:mod:`recsys.stats.survival`); the ``churn_hazard`` metric puts that test in a role. With
+    ``daily``, a per-(user, day) table (:func:`recsys.simulate.tables.user_day_table`), ``decay``
+    holds the effects by day since first exposure and the early-vs-late test of the success
+    metrics and guardrails that have a daily decomposition, and the completion decay
+    (:mod:`recsys.stats.decay`; ``decay_windows`` = (early, late) day ranges, default (1-3, 8-14)).
     """
     opts = (options or AnalysisOptions()).validate()
     levels = (levels or Levels(alpha=check_alpha(alpha), correction=correction)).validate()
@@ -231,6 +292,8 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     for name in bootstrap:
         if name not in {m.name for m in mets}:
             mets.append(get_metric(name, df.columns))
+        if get_metric(name, df.columns).kind == "survival":
+            raise InputError(f"{name} is a survival metric (Cox hazard ratio); it cannot be bootstrapped")
     boot_names = {m.name for m in mets if m.kind == "composite"} | set(bootstrap)
     covariates = dict(covariates or {})
     for name, cols in covariates.items():
@@ -245,7 +308,7 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     cov_of: dict[str, tuple[str, ...] | None] = {}
     reg_of: dict[str, list[tuple[str, ...]]] = {}          # several covariates: regression adjustment
     for m in mets:
-        usable = cuped and m.name not in boot_names and not m.subset and m.kind != "quantile"
+        usable = cuped and m.name not in boot_names and not m.subset and m.kind not in ("quantile", "survival")
         cov = tuple(covariates[m.name]) if m.name in covariates else m.covariate(df.columns)
         cov_of[m.name] = cov if usable and cov else None
         several = list(opts.covariates.get(m.name, ()))
@@ -267,6 +330,9 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
                 and not df[c].isna().any()]
     numeric = [c for m in mets for c in m.columns] + [c for cov in cov_of.values() if cov for c in cov]
     numeric += [c for covs in reg_of.values() for cov in covs for c in cov]
+    has_survival = all(c in df.columns for c in SURVIVAL_COLUMNS)
+    if has_survival:
+        numeric += list(SURVIVAL_COLUMNS)
     table = validate_table(df, numeric=numeric + pre_cols, control=control, segments=segments)
     if "user_id" in table.columns:  # one summation order whatever the row order: exactly invariant results
         order = np.argsort(table["user_id"].to_numpy(), kind="stable")
@@ -282,7 +348,7 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
     # one grouping for every closed-form metric and the balance check
     variables: list[str] = []
     for m in mets:
-        if m.name in boot_names or m.kind == "quantile":
+        if m.name in boot_names or m.kind in ("quantile", "survival"):
             continue
         for c in _post_columns(m) + (cov_of[m.name] or ()) + tuple(c for cov in reg_of.get(m.name, ()) for c in cov):
             variables.append(c)
@@ -322,6 +388,10 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
                     with np.errstate(invalid="ignore"):
                         sd = float(np.sqrt(np.nanvar(rc, ddof=1) * nc)) if np.isfinite(rc).sum() > 1 else float("nan")
                     rows.append(_row(m, seg, arm, res, sd, None, role, roles, levels))
+                elif m.kind == "survival":
+                    sub = table if seg == ALL else table[table["segment"].to_numpy() == seg]
+                    rows.append(_survival_row(m, seg, arm, _hazard(sub, control, arm, levels.alpha), role, roles,
+                                              levels))
                 elif m.kind == "quantile":
                     sub = df if seg == ALL else df[table["segment"].to_numpy() == seg]
                     qr = quantile_metric(sub, m.numerator, m.q, control, arm)
@@ -349,7 +419,7 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
                 else:
                     res, sd = _test_row(m, moments[(control, seg)], moments[(arm, seg)], cov_of[m.name], levels.alpha)
                     rows.append(_row(m, seg, arm, res, sd, cov_of[m.name], role, roles, levels))
-                if opts.engine == "bayesian":
+                if opts.engine == "bayesian" and m.kind != "survival":
                     last = rows[-1]
                     b = bayes_readout(Effect(last["n_control"], last["n_treatment"], last["control"], last["treatment"],
                                              last["diff"], last["se"] ** 2, last["_var_control"], last["_cov"],
@@ -365,13 +435,32 @@ def analyze(df: pd.DataFrame, control: str, alpha: float = 0.05, correction: str
         r.pop("_cov", None)
     _correct(rows, levels)
     balance = _balance(moments, control, treatments, pre_cols, levels)
+    survival = _survival_section(table, control, treatments, labels, levels.alpha) if has_survival else None
+    decay = None
+    if daily is not None:
+        early, late = decay_windows or (DEFAULT_EARLY, DEFAULT_LATE)
+        decay = decay_section(daily, control, roles.deciding(), alpha=levels.alpha, early=early, late=late)
     return Analysis(
         control=control, arms=tuple(arms), segments=tuple(seg_list), n_users=int(len(table)), roles=roles,
         levels=levels, srm=srm, balance=tuple(balance), results=tuple(rows),
         heterogeneity=tuple(heterogeneity_table(rows)) if segments else (),
         samples=tuple(srm_by_segment(table, arms, shares, levels.quality_alpha)) if "segment" in table else (),
         cuped={m.name: ("/".join(cov_of[m.name]) if cov_of[m.name] else None) for m in mets},
-        bootstrap=boot_info, options=opts, capping=None if capping is None else capping.to_dict()["caps"])
+        bootstrap=boot_info, options=opts, capping=None if capping is None else capping.to_dict()["caps"],
+        survival=survival, decay=decay)
+
+
+def _survival_section(table: pd.DataFrame, control: str, treatments: Sequence[str], labels: Sequence[str],
+                      alpha: float) -> dict:
+    """Kaplan-Meier curves per arm (all users and each segment) and, per (segment, arm), the
+    Cox hazard ratio with the log-rank test: descriptive, whatever the metric's role."""
+    tests = []
+    for seg in [ALL, *labels]:
+        sub = table if seg == ALL else table[table["segment"].to_numpy() == seg]
+        for arm in treatments:
+            tests.append({"segment": seg, "arm": arm, **_hazard(sub, control, arm, alpha).to_dict()})
+    return {"time": SURVIVAL_COLUMNS[0], "event": SURVIVAL_COLUMNS[1], "alpha": alpha,
+            "curves": survival_curves(table, [control, *treatments], labels, alpha), "tests": tests}
 
 
 def _metrics_in_play(roles: Roles, columns, extra: Sequence[str] | None) -> list[Metric]:
@@ -505,7 +594,9 @@ def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = 
     looks, one per planned day); guardrails keep their always-valid tests.
 
     Returns one record per (day, arm, metric); CUPED is not used (the mixture needs each look's
-    plain variance). Composite metrics cannot be monitored.
+    plain variance). Composite metrics cannot be monitored. A survival metric is monitored on
+    its log hazard ratio (the Cox model's, each look's estimate and variance; ``estimate`` is
+    log HR, ``control`` 0 and ``treatment`` log HR, the guardrail contrast log HR - log(1 + margin)).
     """
     opts = (options or AnalysisOptions()).validate()
     roles = (roles if roles is not None else Roles()).validate()
@@ -530,6 +621,12 @@ def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = 
         empty = Moments.empty(variables)
         arms = arms_in_order(tab, control)
         for m in specs.values():
+            if m.kind == "survival":     # the log hazard ratio, as a difference with control 0
+                for arm in arms[1:]:
+                    h = _hazard(tab, control, arm, levels.alpha)
+                    looks.setdefault((m.name, arm), []).append(
+                        (0.0, h.log_hr, 0.0, h.se_log_hr ** 2, h.n_control, h.n_treatment))
+                continue
             post = _post_columns(m)
             sc = stats_from_moments(g.get((control,), empty), post, _count_column(m))
             for arm in arms[1:]:
@@ -569,7 +666,9 @@ def monitor(tables: Iterable[pd.DataFrame], control: str, roles: Roles | None = 
             level = success_alpha
         else:
             g = roles.margins[metric]
-            if g.relative:
+            if specs[metric].kind == "survival":
+                contrast, cvar = diff - np.log1p(g.margin), var
+            elif g.relative:
                 k = 1.0 + g.margin
                 contrast, cvar = t - k * c, vt + k * k * vc
             else:

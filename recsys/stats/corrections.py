@@ -14,38 +14,40 @@ from recsys.core.errors import InputError
 CORRECTIONS = ("holm", "bh", "none")
 
 
-def holm(p) -> np.ndarray:
-    """Holm's step-down adjusted p-values."""
+def _on_finite(p, adjust) -> np.ndarray:
+    """Apply ``adjust`` to the finite p-values; missing ones stay missing and do not count."""
     p = np.asarray(p, dtype=np.float64)
     out = np.full(p.shape, np.nan)
     ok = np.isfinite(p)
-    q = p[ok]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="stable")
-    adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
+    if ok.any():
+        out[ok] = np.minimum(adjust(p[ok]), 1.0)
     return out
+
+
+def _holm(q: np.ndarray) -> np.ndarray:
+    m = q.size
+    order = np.argsort(q, kind="stable")
+    res = np.empty(m)
+    res[order] = np.maximum.accumulate((m - np.arange(m)) * q[order])
+    return res
+
+
+def _bh(q: np.ndarray) -> np.ndarray:
+    m = q.size
+    order = np.argsort(q, kind="stable")[::-1]
+    res = np.empty(m)
+    res[order] = np.minimum.accumulate(q[order] * m / np.arange(m, 0, -1))
+    return res
+
+
+def holm(p) -> np.ndarray:
+    """Holm's step-down adjusted p-values."""
+    return _on_finite(p, _holm)
 
 
 def benjamini_hochberg(p) -> np.ndarray:
     """Benjamini-Hochberg step-up adjusted p-values (q-values)."""
-    p = np.asarray(p, dtype=np.float64)
-    out = np.full(p.shape, np.nan)
-    ok = np.isfinite(p)
-    q = p[ok]
-    m = q.size
-    if m == 0:
-        return out
-    order = np.argsort(q, kind="stable")[::-1]
-    adj = np.minimum.accumulate(q[order] * m / np.arange(m, 0, -1))
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
-    return out
+    return _on_finite(p, _bh)
 
 
 def adjust(p, method: str) -> np.ndarray:

@@ -110,6 +110,23 @@ class Effect:
                 "df": float(self.df), "method": self.method}
 
 
+class VarianceReduction:
+    """What an adjusted effect saves: ``effect`` beside the ``baseline`` it improves on and, where
+    there is one, plain CUPED (``cuped``). Mixed into the adjusted-result dataclasses."""
+
+    @property
+    def variance_reduction(self) -> float:
+        """1 - var(adjusted difference) / var(baseline difference)."""
+        return float(1 - self.effect.var_diff / self.baseline.var_diff)
+
+    @property
+    def variance_reduction_vs_cuped(self) -> float | None:
+        """1 - var(adjusted difference) / var(plain CUPED difference): what the adjustment adds to it."""
+        if self.cuped is None:
+            return None
+        return float(1 - self.effect.var_diff / self.cuped.var_diff)
+
+
 def independent_effect(control: float, var_control: float, n_control: int, treatment: float,
                        var_treatment: float, n_treatment: int, *, df: float = np.inf, method: str = "") -> Effect:
     """The effect of two independent estimates (variances of the estimates, not of a unit)."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from recsys.core.errors import InputError
 
-KINDS = ("mean", "ratio", "proportion", "composite", "quantile")
+KINDS = ("mean", "ratio", "proportion", "composite", "quantile", "survival")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class Metric:
         """The per-user columns this metric reads."""
         if self.kind == "composite":
             return COMPOSITE_COLUMNS.get(self.name, ())
+        if self.kind == "survival":
+            return SURVIVAL_COLUMNS
         return tuple(c for c in (self.numerator, self.denominator) if c is not None)
 
     def covariate(self, columns) -> tuple[str, ...] | None:
@@ -86,6 +88,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     Metric("time_to_first_play", "mean", "time_to_first_play_s", lower_is_better=True, subset=True,
            covariates=(("pre_time_to_first_play_s",),),
            description="seconds to the first play, over users with a play"),
+    Metric("churn_hazard", "survival", "days_observed", lower_is_better=True,
+           description="hazard of churn over the days observed (Cox hazard ratio; log-rank test)"),
     Metric("engagement_efficiency", "composite",
            description="play_rate x completion_rate / time_to_first_play (bootstrap)"),
     Metric("watch_minutes_p50", "quantile", "watch_minutes", q=0.5, description="median minutes watched per user"),
@@ -99,11 +103,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 #: columns each composite is built from
 COMPOSITE_COLUMNS = {"engagement_efficiency": ("plays", "sessions", "completions", "time_to_first_play_s")}
 
+#: the columns of a survival metric: time observed (days) and the event (recsys.stats.survival)
+SURVIVAL_COLUMNS = ("days_observed", "churned")
+
 #: the columns every per-user table has (docs/contracts.md section 1); metric columns come from METRICS
 ID_COLUMNS = ("user_id", "arm", "segment")
 COUNT_COLUMNS = ("impressions", "clicks", "plays", "completions", "early_abandons", "sessions",
                  "active_days")
-NONNEGATIVE_COLUMNS = COUNT_COLUMNS + ("watch_minutes", "time_to_first_play_s")
+NONNEGATIVE_COLUMNS = COUNT_COLUMNS + ("watch_minutes", "time_to_first_play_s", "days_observed")
 BINARY_COLUMNS = ("churned",)
 #: columns that may be empty: "no value" rather than zero
 NULLABLE_COLUMNS = ("time_to_first_play_s",)

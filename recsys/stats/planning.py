@@ -29,7 +29,6 @@ from recsys.core.errors import InputError
 from recsys.stats.corrections import adjust_rows
 from recsys.stats.metrics import Metric, get_metric
 from recsys.stats.roles import Levels, Roles
-from recsys.stats.table import validate_table
 
 DRAWS = 200_000
 _N_MAX = 1e10
@@ -79,8 +78,8 @@ def pilot_from_table(table: pd.DataFrame, metrics: Sequence[str], *, control: st
     """Baselines and influence covariances of ``metrics`` from a per-user table (the control
     arm's users when ``control`` is given, else every user: an A/A or pre-launch table)."""
     mets = [get_metric(name, table.columns) for name in metrics]
-    if any(m.kind == "composite" for m in mets):
-        raise InputError("composite metrics cannot be planned: choose means, ratios or proportions")
+    if any(m.kind in ("composite", "survival") for m in mets):
+        raise InputError("composite and survival metrics cannot be planned: choose means, ratios or proportions")
     cols = [c for m in mets for c in m.columns]
     covs = {m.name: m.covariate(table.columns) if cuped and not m.subset else None for m in mets}
     cols += [c for cov in covs.values() if cov for c in cov]

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core.errors import InputError
-from recsys.stats.estimate import Effect, two_arm_effect
+from recsys.stats.estimate import Effect, VarianceReduction, two_arm_effect
 from recsys.stats.regression import regression_effect
 from recsys.stats.summary import CupedStats, MeanStats, Moments, RatioStats, summarize
 
@@ -222,7 +222,7 @@ def poststratified_effect(kind: str, cells: Sequence[tuple], method: str = "post
 
 
 @dataclass(frozen=True)
-class PostStratResult:
+class PostStratResult(VarianceReduction):
     """A post-stratified effect beside the unstratified one (plain, or CUPED with the same covariate)."""
 
     effect: Effect
@@ -233,15 +233,8 @@ class PostStratResult:
     cuped: Effect | None = None   # plain CUPED, for comparison
 
     @property
-    def variance_reduction(self) -> float:
-        """1 - var(post-stratified difference) / var(unstratified difference)."""
-        return float(1 - self.effect.var_diff / self.unstratified.var_diff)
-
-    @property
-    def variance_reduction_vs_cuped(self) -> float | None:
-        if self.cuped is None:
-            return None
-        return float(1 - self.effect.var_diff / self.cuped.var_diff)
+    def baseline(self) -> Effect:
+        return self.unstratified
 
     def to_dict(self, alpha: float = 0.05) -> dict:
         return {**self.effect.to_dict(alpha), "by": self.by, "cells": list(self.cells), "merged": list(self.merged),

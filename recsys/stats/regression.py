@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.core.errors import InputError
-from recsys.stats.estimate import Effect, two_arm_effect, welch_df
+from recsys.stats.estimate import Effect, VarianceReduction, two_arm_effect, welch_df
 from recsys.stats.summary import Moments, stats_from_moments
 
 Columns = tuple[str, ...]
@@ -116,7 +116,7 @@ def regression_effect(kind: str, mc: Moments, mt: Moments, metric, covariates) -
 
 
 @dataclass(frozen=True)
-class RegressionResult:
+class RegressionResult(VarianceReduction):
     """A regression-adjusted effect beside the unadjusted one and plain CUPED."""
 
     effect: Effect
@@ -127,16 +127,8 @@ class RegressionResult:
     cuped_covariate: Columns | None
 
     @property
-    def variance_reduction(self) -> float:
-        """1 - var(adjusted difference) / var(unadjusted difference)."""
-        return float(1 - self.effect.var_diff / self.unadjusted.var_diff)
-
-    @property
-    def variance_reduction_vs_cuped(self) -> float | None:
-        """1 - var(this) / var(plain CUPED): what the extra covariates add."""
-        if self.cuped is None:
-            return None
-        return float(1 - self.effect.var_diff / self.cuped.var_diff)
+    def baseline(self) -> Effect:
+        return self.unadjusted
 
     def to_dict(self, alpha: float = 0.05) -> dict:
         return {**self.effect.to_dict(alpha), "covariates": ["/".join(c) for c in self.covariates],

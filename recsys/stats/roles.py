@@ -136,6 +136,9 @@ class Roles:
         for g in self.guardrails:
             m = get_metric(g.metric, columns)
             check_margin(g.metric, g.margin, g.relative, m.lower_is_better)
+            if m.kind == "survival" and not g.relative:
+                raise InputError(f"guardrail {g.metric}: a survival metric's margin is relative (on the hazard "
+                                 f"ratio, e.g. 0.10 for HR <= 1.10), not absolute")
         return self
 
     def to_dict(self) -> dict:

@@ -38,7 +38,7 @@ AXES = ("diversity", "calibration", "longtail")
 OBJECTIVES = ("watch_minutes", "retention")
 RULES = ("estimate", "interval")
 SWEEPABLE_POLICIES = ("cf", "content", "hybrid")
-#: measures of what users watched, per arm and segment (recsys.exposure)
+#: measures of what users watched, per arm and segment (recsys.metrics.exposure)
 EXPOSURE_METRICS = ("coverage", "long_tail_share", "homogenization")
 #: the metrics a sweep reports per arm and segment (and a guardrail may name); the first four
 #: are also tested A/B against weight 0 on the pooled replicates

@@ -21,7 +21,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from recsys.experiment.runner import run_experiment
-from recsys.exposure import exposure_table
+from recsys.metrics.exposure import exposure_table
 from recsys.tune.config import TuneConfig
 
 RETRAINED, STATIC = "retrained", "static"
@@ -45,7 +45,7 @@ class ReplicateResult:
     seed: int
     variant: str
     table: pd.DataFrame      # the per-user table (docs/contracts.md section 1)
-    exposure: pd.DataFrame   # per (arm, segment), segment "all" included: recsys.exposure measures
+    exposure: pd.DataFrame   # per (arm, segment), segment "all" included: recsys.metrics.exposure measures
 
 
 def run_replicate(task: ReplicateTask) -> ReplicateResult:
@@ -90,12 +90,3 @@ def map_tasks(fn: Callable, tasks: Sequence, executor: Executor | None = None, *
             results[futures[f]] = f.result()
             bar.update()
         return results
-
-
-def sweep(config: TuneConfig, *, executor: Executor | None = None, progress: bool = False):
-    """Run every replicate of ``config`` and analyse them: a :class:`recsys.tune.analysis.SweepResult`."""
-    from recsys.tune.analysis import analyse_sweep
-
-    config = config.validate()
-    results = map_tasks(run_replicate, replicate_tasks(config), executor, progress=progress)
-    return analyse_sweep(config, results)

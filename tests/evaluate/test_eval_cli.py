@@ -77,15 +77,15 @@ def test_temporal_split_that_leaves_few_users_gets_a_note(tmp_path, capsys):
 
 
 def test_synthetic_world_is_the_default(monkeypatch, tmp_path, capsys):
-    fake = types.ModuleType("recsys.simulate.warmup")
+    fake = types.ModuleType("recsys.experiment.warmup")
     fake.synthetic_interactions = lambda world_config=None, seed=0: planted_dataset(150, 60, mean_plays=8, seed=seed)
-    monkeypatch.setitem(sys.modules, "recsys.simulate.warmup", fake)
+    monkeypatch.setitem(sys.modules, "recsys.experiment.warmup", fake)
     assert main(["evaluate", "--models", "popularity", "--no-progress"]) == 0
     assert "synthetic world" in capsys.readouterr().out
 
 
 def test_synthetic_world_unavailable(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "recsys.simulate.warmup", None)  # import fails
+    monkeypatch.setitem(sys.modules, "recsys.experiment.warmup", None)  # import fails
     assert main(["evaluate", "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "synthetic world's logs are unavailable" in err and len(err.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ from recsys.evaluate import evaluate_models
 from recsys.evaluate.offline import holdout
 from recsys.evaluate.splits import user_temporal_split
 from recsys.evaluate.tune import candidates, tune_models
-from recsys.models import ItemKNN, Popularity
+from recsys.models import ItemKNN
 from recsys.models.base import Scorer, rows_for
 from recsys.models.topn import top_n
 

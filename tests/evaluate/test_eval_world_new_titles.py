@@ -27,7 +27,7 @@ from recsys.evaluate import evaluate_models, planted_dataset, temporal_split
 from recsys.evaluate.offline import ranked_lists
 from recsys.models import ALS, Content, Hybrid, Popularity, Random
 from recsys.models.base import Scorer
-from recsys.simulate.warmup import synthetic_interactions
+from recsys.experiment.warmup import synthetic_interactions
 from recsys.world.config import WorldConfig
 
 CONFIG = WorldConfig(users=6000)    # the default catalogue: 3000 titles, 6% released within 4 weeks of day 0

@@ -20,15 +20,15 @@ from recsys.evaluate import evaluate_models
 from recsys.evaluate.offline import default_models
 from recsys.models import ALS, EASE, Content, DenseHybrid, Hybrid, ItemKNN, Popularity, Random
 from recsys.models.base import Scorer, rows_for
-from recsys.models.pipeline import Pipeline
+from recsys.policies.pipeline import Pipeline
 from recsys.models.topn import top_n
-from recsys.oracle import OraclePolicy
+from recsys.policies.oracle import OraclePolicy
 from recsys.policies import make_policy
-from recsys.rerank import Diversity
+from recsys.policies.rerank import Diversity
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs
 from recsys.simulate.runner import Simulation
-from recsys.simulate.warmup import synthetic_interactions
+from recsys.experiment.warmup import synthetic_interactions
 from recsys.world.build import build_world
 from recsys.world.config import WorldConfig
 

@@ -65,8 +65,8 @@ def test_item_item_arms_build_pages(setup, name, params, scorer):
 
 
 @pytest.mark.parametrize("params, message", [
-    ({"cf": "svd"}, "cf must be als or bpr, or an item-item model (itemknn, rp3beta, ease)"),
-    ({"cf": "ease", "cf_params": {"lambda": 3}}, "unknown cf_params key 'lambda' for cf = 'ease'"),
+    ({"cf": "svd"}, "cf must be one of als, bpr, itemknn, rp3beta, ease"),
+    ({"cf": "ease", "cf_params": {"lambda": 3}}, "unknown parameter 'lambda' for model 'ease'"),
     ({"cf": "ease", "cf_params": {"l2": -1}}, "l2 must be a number > 0"),
     ({"cf": "itemknn", "cf_params": {"weighting": "idf"}}, "weighting must be one of"),
     ({"cf": "itemknn", "factors": 8}, "factors does not apply to cf = 'itemknn' (use cf_params)"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.stats.decision_study import STUDY_ROLES, decision_study
+from recsys.decision.study import STUDY_ROLES, decision_study
 from recsys.stats.planning import pilot_from_table, plan_decision
 from recsys.stats.roles import Levels
 from recsys.stats.synthetic import synthetic_table

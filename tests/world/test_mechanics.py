@@ -98,9 +98,9 @@ def test_the_control_refits_daily_and_a_refit_keeps_the_artwork_bandit(monkeypat
     calls = []
     real = runner_mod.refit
 
-    def spy(policy, logs, world, day):
+    def spy(arm, policy, logs, world, day):
         before = (policy.artwork, getattr(policy.artwork, "n_updates_", None))
-        out = real(policy, logs, world, day)
+        out = real(arm, policy, logs, world, day)
         calls.append((policy.name, day, before, (policy.artwork, getattr(policy.artwork, "n_updates_", None))))
         return out
 

@@ -27,7 +27,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import stats
 
-from recsys.artwork import ArtworkPolicy, impression_rewards, padded_art
+from recsys.policies.artwork.base import ArtworkPolicy, impression_rewards, padded_art
 from recsys.core.errors import InputError
 from recsys.core.page import UserContext
 from recsys.core.rng import generator
@@ -175,24 +175,13 @@ def _from_influence(name: str, value: float, influence: np.ndarray, alpha: float
 
 
 @dataclass(frozen=True)
-class IPS:
-    """Inverse propensity scoring; ``max_weight`` clips the weights (less variance, some bias)."""
+class _Estimator:
+    """An estimator that averages per-row ``terms``; the interval is the CLT one on those terms."""
 
     alpha: float = 0.05
-    max_weight: float | None = None
-    name: ClassVar[str] = "ips"
 
     def __post_init__(self):
         _check_alpha(self.alpha)
-        if self.max_weight is not None and not self.max_weight > 0:
-            raise InputError(f"max_weight must be positive, got {self.max_weight}")
-
-    def _weight(self, data: BanditFeedback) -> np.ndarray:
-        w = data.weight
-        return w if self.max_weight is None else np.minimum(w, self.max_weight)
-
-    def terms(self, data: BanditFeedback) -> np.ndarray:
-        return self._weight(data) * data.reward
 
     def estimate(self, data: BanditFeedback) -> Estimate:
         t = self.terms(data)
@@ -200,14 +189,36 @@ class IPS:
 
 
 @dataclass(frozen=True)
-class SNIPS:
-    """Self-normalised IPS; interval by the delta method on the ratio of means."""
+class _Weighted(_Estimator):
+    """Terms built on importance weights, clipped at ``max_weight``."""
 
-    alpha: float = 0.05
-    name: ClassVar[str] = "snips"
+    max_weight: float | None = None
 
     def __post_init__(self):
-        _check_alpha(self.alpha)
+        super().__post_init__()
+        if self.max_weight is not None and not self.max_weight > 0:
+            raise InputError(f"max_weight must be positive, got {self.max_weight}")
+
+    def _weight(self, data: BanditFeedback) -> np.ndarray:
+        w = data.weight
+        return w if self.max_weight is None else np.minimum(w, self.max_weight)
+
+
+@dataclass(frozen=True)
+class IPS(_Weighted):
+    """Inverse propensity scoring; ``max_weight`` clips the weights (less variance, some bias)."""
+
+    name: ClassVar[str] = "ips"
+
+    def terms(self, data: BanditFeedback) -> np.ndarray:
+        return self._weight(data) * data.reward
+
+
+@dataclass(frozen=True)
+class SNIPS(_Estimator):
+    """Self-normalised IPS; interval by the delta method on the ratio of means."""
+
+    name: ClassVar[str] = "snips"
 
     def estimate(self, data: BanditFeedback) -> Estimate:
         w = data.weight
@@ -220,46 +231,29 @@ class SNIPS:
 
 
 @dataclass(frozen=True)
-class DR:
+class DR(_Weighted):
     """Doubly robust: ``sum_v target(v) q(v) + w (r - q(a))``; needs a reward model."""
 
-    alpha: float = 0.05
-    max_weight: float | None = None
     name: ClassVar[str] = "dr"
-
-    def __post_init__(self):
-        _check_alpha(self.alpha)
-        if self.max_weight is not None and not self.max_weight > 0:
-            raise InputError(f"max_weight must be positive, got {self.max_weight}")
 
     def terms(self, data: BanditFeedback) -> np.ndarray:
         if not data.has_model:
             raise InputError("DR needs action, target_dist and reward_hat")
         n = len(data)
-        w = data.weight if self.max_weight is None else np.minimum(data.weight, self.max_weight)
         q_logged = data.reward_hat[np.arange(n), data.action]
-        return (data.target_dist * data.reward_hat).sum(1) + w * (data.reward - q_logged)
-
-    def estimate(self, data: BanditFeedback) -> Estimate:
-        t = self.terms(data)
-        return _from_influence(self.name, t.mean(), t, self.alpha)
+        return (data.target_dist * data.reward_hat).sum(1) + self._weight(data) * (data.reward - q_logged)
 
 
 @dataclass(frozen=True)
-class DirectMethod:
+class DirectMethod(_Estimator):
     """The reward model averaged under the target policy (its interval ignores the model's error)."""
 
-    alpha: float = 0.05
     name: ClassVar[str] = "dm"
 
-    def __post_init__(self):
-        _check_alpha(self.alpha)
-
-    def estimate(self, data: BanditFeedback) -> Estimate:
+    def terms(self, data: BanditFeedback) -> np.ndarray:
         if not data.has_model:
             raise InputError("DM needs target_dist and reward_hat")
-        t = (data.target_dist * data.reward_hat).sum(1)
-        return _from_influence(self.name, t.mean(), t, self.alpha)
+        return (data.target_dist * data.reward_hat).sum(1)
 
 
 def estimate_all(data: BanditFeedback, alpha: float = 0.05) -> dict[str, Estimate]:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from recsys.artwork import ArtworkPolicy
-from recsys.policy import Policy, take_unseen
+from recsys.policies.artwork.base import ArtworkPolicy
+from recsys.policies.reference import Policy, take_unseen
 from recsys.world.build import World
 
 

@@ -1,4 +1,5 @@
-"""The two-artwork CTR experiment on counts: the test, its interval, and a plain-language verdict.
+"""Two proportions from four counts: the two-artwork CTR experiment's test, its interval, and the
+users a test would need (the words for people are :mod:`recsys.report.artwork_page`'s).
 
 Everything here works on four numbers (users and clicks per artwork), so the same function
 serves ``recsys artwork-test`` with two given click probabilities and a run inside the world.
@@ -17,7 +18,6 @@ import numpy as np
 from scipy import stats
 
 from recsys.core.errors import InputError
-from recsys.core.rng import generator
 
 TEST_NAME = "two-proportion z"
 
@@ -48,7 +48,6 @@ class ArtworkTestResult:
     more_users_needed: int | None      # beyond the users already in the test (None as above)
     planning: tuple[float, float] | None  # the CTRs of A and B the users needed are computed for
     planning_basis: str | None         # what they are, e.g. "the true CTRs (known to the simulator)"
-    recommendation: str
 
     def arm_ci(self, arm: str) -> tuple[float, float]:
         """Wilson interval of one arm's CTR (for the chart's error bars)."""
@@ -59,14 +58,14 @@ class ArtworkTestResult:
         half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
         return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
-    def to_json(self) -> dict:
-        """Contracts section 6, plus extra keys."""
+    def to_json(self, recommendation: str) -> dict:
+        """docs/contracts.md section 6 (with the recommendation worded by the report), plus extra keys."""
         needed = self.users_needed_per_arm
         return {
             "arms": {"A": {"users": self.users_a, "clicks": self.clicks_a, "ctr": self.ctr_a},
                      "B": {"users": self.users_b, "clicks": self.clicks_b, "ctr": self.ctr_b}},
             "diff": self.diff, "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
-            "test": TEST_NAME, "recommendation": self.recommendation,
+            "test": TEST_NAME, "recommendation": recommendation,
             "alpha": self.alpha, "z": self.z, "chi2": self.chi2, "chi2_p_value": self.chi2_p_value,
             "significant": self.significant, "winner": self.winner,
             "users_needed_per_arm": None if needed is None or not math.isfinite(needed) else int(math.ceil(needed)),
@@ -75,24 +74,6 @@ class ArtworkTestResult:
                 "basis": self.planning_basis, "ctr_a": self.planning[0], "ctr_b": self.planning[1],
                 "diff": self.planning[1] - self.planning[0]},
         }
-
-
-def assign_and_click(users: int, p_a: float, p_b: float, seed: int) -> tuple[int, int, int, int]:
-    """Randomise ``users`` into two equal arms (A gets the odd one) and draw each user's click.
-
-    Complete randomisation (a seeded permutation) keeps both arms non-empty for any users >= 2.
-    Returns (users_a, clicks_a, users_b, clicks_b).
-    """
-    if users < 2:
-        raise InputError(f"--users must be at least 2, got {users}")
-    for name, p in (("--p-a", p_a), ("--p-b", p_b)):
-        if not 0.0 <= p <= 1.0:
-            raise InputError(f"{name} must be a probability in [0, 1], got {p}")
-    rng = generator(seed, "artwork-test")
-    in_b = np.zeros(users, dtype=bool)
-    in_b[rng.permutation(users)[: users // 2]] = True
-    click = rng.random(users) < np.where(in_b, p_b, p_a)
-    return int((~in_b).sum()), int(click[~in_b].sum()), int(in_b.sum()), int(click[in_b].sum())
 
 
 def users_per_arm(p_a: float, p_b: float, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -111,7 +92,7 @@ def two_artwork_test(users_a: int, clicks_a: int, users_b: int, clicks_b: int, a
                      planning_basis: str = "the planned CTRs") -> ArtworkTestResult:
     """The two-proportion z-test (pooled standard error, as statsmodels' ``proportions_ztest``),
     the Wald interval of the difference, the chi-squared test of the 2x2 table (which agrees:
-    chi2 = z^2), and the recommendation. Degenerate tables (no clicks at all, or all clicks)
+    chi2 = z^2). Degenerate tables (no clicks at all, or all clicks)
     give z = 0 and p = 1.
 
     When the test is not significant, the users needed for ``power`` are computed for
@@ -160,59 +141,4 @@ def two_artwork_test(users_a: int, clicks_a: int, users_b: int, clicks_b: int, a
                    chi2=float(chi2), chi2_p_value=float(chi2_p), significant=significant, winner=winner,
                    users_needed_per_arm=needed, more_users_needed=more, planning=planning,
                    planning_basis=planning_basis if planning is not None else None)
-    return ArtworkTestResult(**partial, recommendation=recommend(**partial))
-
-
-def _about(n: float) -> int:
-    """Round up to two significant figures: 'about 3,500' rather than 'about 3,412'."""
-    if n <= 0:
-        return 0
-    step = 10 ** max(0, int(math.floor(math.log10(n))) - 1)
-    return int(math.ceil(n / step) * step)
-
-
-def _pts(x: float) -> str:
-    return f"{x * 100:.1f}"
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def recommend(*, ctr_a, ctr_b, diff, ci_low, ci_high, p_value, alpha, power, significant, winner,
-              users_needed_per_arm, more_users_needed, users_a, users_b, planning=None, planning_basis=None,
-              **_) -> str:
-    """A paragraph for a product analyst: which artwork, and how sure; or how many more users."""
-    level = f"{1 - alpha:.0%}"
-    if significant:
-        sure = "very sure" if p_value < alpha / 50 else ("quite sure" if p_value < alpha / 5 else "reasonably sure")
-        if winner == "B":
-            rel = f" ({diff / ctr_a:+.0%} relative)" if ctr_a > 0 else ""
-            return (f"Use artwork B. {ctr_b:.1%} of users shown B clicked, against {ctr_a:.1%} for A: "
-                    f"{_pts(diff)} percentage points more{rel}. We are {sure} this is not chance "
-                    f"({_p(p_value)}): with {level} confidence B's true click-through rate is between "
-                    f"{_pts(ci_low)} and {_pts(ci_high)} points higher.")
-        return (f"Keep artwork A. {ctr_a:.1%} of users shown A clicked, against {ctr_b:.1%} for B: "
-                f"B is {_pts(-diff)} percentage points worse. We are {sure} this is not chance "
-                f"({_p(p_value)}): with {level} confidence B's true click-through rate is between "
-                f"{_pts(-ci_high)} and {_pts(-ci_low)} points lower.")
-    head = (f"Not significant: A {ctr_a:.1%} vs B {ctr_b:.1%} (difference {diff * 100:+.1f} points, "
-            f"{level} interval {ci_low * 100:+.1f} to {ci_high * 100:+.1f}, {_p(p_value)}); with this many users a "
-            f"difference like this could well be chance, so neither artwork has shown it is better.")
-    if planning is None:
-        return (head + " No planning effect was given, so the users needed are not computed (a figure from "
-                "the observed difference would be post hoc). Until then keep artwork A.")
-    plan = f"{planning_basis}, A {planning[0]:.1%} and B {planning[1]:.1%}"
-    if users_needed_per_arm is None or not math.isfinite(users_needed_per_arm):
-        return (head + f" For {plan}, the two artworks are equally good, so no number of users would separate "
-                "them; keep artwork A or try a bolder variant.")
-    per_arm = _about(users_needed_per_arm)
-    if not more_users_needed:
-        return (head + f" For {plan}, a difference of {(planning[1] - planning[0]) * 100:+.1f} points, about "
-                f"{per_arm:,} users per artwork would detect it with {power:.0%} power, and this test had that "
-                f"many: at {power:.0%} power one test in {round(1 / (1 - power))} misses a real difference of that "
-                "size, or the difference is smaller than planned. Keep artwork A.")
-    more = max(_about(more_users_needed), 100)
-    return (head + f" For {plan}, a difference of {(planning[1] - planning[0]) * 100:+.1f} points, about "
-            f"{per_arm:,} users per artwork ({2 * per_arm:,} in all) would detect it with {power:.0%} power: "
-            f"about {more:,} more users are needed. Until then keep artwork A.")
+    return ArtworkTestResult(**partial)

@@ -1,7 +1,7 @@
 """Warm-up: the history models train on, generated before the experiment under a logging policy.
 
 The logging policy is a cheap personalised incumbent, as a real service's logs come from its
-current homepage: :class:`~recsys.policy.GenreRowsPolicy` (rows of the user's top observed genres,
+current homepage: :class:`~recsys.policies.base.GenreRowsPolicy` (rows of the user's top observed genres,
 each its most played titles, then "Popular now" and "New this week"), with exploration (a share
 of random slots), refitted weekly on the logs so far; plus the plays users find off the homepage
 (search). The logs therefore carry the exposure bias of real logs: what the incumbent showed,
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from recsys.policy import GenreRowsPolicy
+from recsys.policies.reference import GenreRowsPolicy
 from recsys.core.rng import KeyedRandom
 from recsys.core.logs import Logs, watch_share
 from recsys.simulate.runner import Simulation

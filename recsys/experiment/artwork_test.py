@@ -29,6 +29,24 @@ from recsys.world.catalog import Catalog
 DAY = 0
 
 
+def assign_and_click(users: int, p_a: float, p_b: float, seed: int) -> tuple[int, int, int, int]:
+    """Randomise ``users`` into two equal arms (A gets the odd one) and draw each user's click.
+
+    Complete randomisation (a seeded permutation) keeps both arms non-empty for any users >= 2.
+    Returns (users_a, clicks_a, users_b, clicks_b).
+    """
+    if users < 2:
+        raise InputError(f"--users must be at least 2, got {users}")
+    for name, p in (("--p-a", p_a), ("--p-b", p_b)):
+        if not 0.0 <= p <= 1.0:
+            raise InputError(f"{name} must be a probability in [0, 1], got {p}")
+    rng = generator(seed, "artwork-test")
+    in_b = np.zeros(users, dtype=bool)
+    in_b[rng.permutation(users)[: users // 2]] = True
+    click = rng.random(users) < np.where(in_b, p_b, p_a)
+    return int((~in_b).sum()), int(click[~in_b].sum()), int(in_b.sum()), int(click[in_b].sum())
+
+
 @dataclass(frozen=True)
 class WorldArtworkTest:
     """Who saw which variant, who clicked, and the variants' true CTRs (known to the simulator)."""

@@ -1,5 +1,6 @@
-"""Day-by-day views of experiment logs: curves per arm, retention, and the cumulative per-user
-tables that always-valid sequential monitoring looks at (catalog exposure: :mod:`recsys.exposure`).
+"""Day-by-day views of experiment logs: curves per arm and retention (catalog exposure:
+:mod:`recsys.metrics.exposure`; the cumulative per-user tables the daily monitor reads:
+:func:`recsys.simulate.tables.cumulative_tables`).
 
 Every function takes plain log frames (``sessions``, ``plays`` with ``user_id`` and ``day``
 columns, :mod:`recsys.core.logs`) plus the experiment's users and their arms as aligned
@@ -10,16 +11,14 @@ logs streamed in one day at a time. Descriptive aggregates only; inference stays
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from recsys.core.logs import Logs
-from recsys.simulate.tables import table_from_counts, user_counts
+from recsys.simulate.tables import NOT_CHURNED
 
-#: churn_day of a user who has not churned (the simulator's sentinel)
-NOT_CHURNED = 32767
+
 
 
 def _arm_of_rows(user_col: pd.Series, user_ids, arms) -> np.ndarray:
@@ -108,52 +107,6 @@ def estimated_churn_day(sessions: pd.DataFrame, user_ids, churned) -> np.ndarray
     return np.where(np.asarray(churned) > 0, last, NOT_CHURNED)
 
 
-def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None,
-                      days: Iterable[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
-    """(day, per-user table of the logs with day <= d) for each day: one aggregation per day,
-    by :func:`recsys.simulate.tables.user_table`, built incrementally: each day's logs are aggregated
-    once and added to the sums of the days before. A user counts as churned once churn_day <= d."""
-    plays, sessions = logs.plays, logs.sessions
-    days = _days([sessions["day"], plays["day"]], days)
-    p_day = plays["day"].to_numpy(np.int64)
-    s_day = sessions["day"].to_numpy(np.int64)
-    p_order, s_order = np.argsort(p_day, kind="stable"), np.argsort(s_day, kind="stable")
-    plays, sessions = plays.iloc[p_order], sessions.iloc[s_order]
-    p_day, s_day = p_day[p_order], s_day[s_order]
-    cd = np.asarray(churn_day, dtype=np.int64)
-    total, p_at, s_at = None, 0, 0
-    for d in days:   # each day's logs aggregated once, added to the days before
-        p_end, s_end = np.searchsorted(p_day, d, side="right"), np.searchsorted(s_day, d, side="right")
-        part = user_counts(Logs(plays=plays.iloc[p_at:p_end], sessions=sessions.iloc[s_at:s_end], impressions=None),
-                           user_ids)
-        total = part if total is None else {k: total[k] + part[k] for k in total}
-        p_at, s_at = p_end, s_end
-        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre)
-
-
-def sequential_monitoring(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None, *,
-                          control: str, roles=None, levels=None, options=None,
-                          days: Iterable[int] | None = None) -> list[dict]:
-    """Always-valid monitoring of the decision's metrics (each treatment arm against
-    ``control``) on the cumulative table of every day: :func:`recsys.stats.analysis.monitor`
-    with the experiment's roles and levels; one record per (day, arm, metric)."""
-    from recsys.stats.analysis import monitor
-
-    tables = cumulative_tables(logs, user_ids, arms, segments, churn_day, pre, days)
-    looks: list[int] = []
-
-    def frames():  # one cumulative table alive at a time
-        for d, t in tables:
-            looks.append(d)
-            yield t
-
-    days = list(days) if days is not None else None
-    records = monitor(frames(), control, roles, levels, options=options, planned=len(days) if days else None)
-    for r in records:   # the looks are labelled by their calendar day
-        r["day"] = looks[r["day"]]
-    return records
-
-
 def churn_day_of(result) -> tuple[np.ndarray, bool]:
     """The experiment users' churn days (aligned with ``result.table``) and whether they are
     exact: from ``result.churn_day`` (indexed by user id) when the runner keeps it, else
@@ -163,13 +116,3 @@ def churn_day_of(result) -> tuple[np.ndarray, bool]:
     if exact is not None:
         return np.asarray(exact, dtype=np.int64)[ids], True
     return estimated_churn_day(result.logs.sessions, ids, result.table["churned"].to_numpy()), False
-
-
-def monitor_result(result, roles, levels, options=None) -> list[dict]:
-    """:func:`sequential_monitoring` of an :class:`~recsys.experiment.runner.ExperimentResult`
-    with the roles and levels of its analysis."""
-    t = result.table
-    cd, _ = churn_day_of(result)
-    return sequential_monitoring(result.logs, t["user_id"].to_numpy(), t["arm"].to_numpy(), t["segment"].to_numpy(),
-                                 cd, result.warmup.pre, control=result.config.control, roles=roles, levels=levels,
-                                 options=options, days=range(result.config.days))

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 from recsys.core.errors import InputError
-from recsys.core.io import atomic_dir, prepare_out_dir, write_json
+from recsys.report.tune import render_charts, render_tune_report
+from recsys.core.io import atomic_dir, check_writable, prepare_out_dir, write_json
 
 
 def check_outputs(out: str | os.PathLike, json_path: str | os.PathLike | None = None) -> Path:
@@ -24,20 +25,12 @@ def check_outputs(out: str | os.PathLike, json_path: str | os.PathLike | None = 
         raise InputError(f"--out {out} already exists (choose a new directory)")
     prepare_out_dir(out)
     if json_path is not None:
-        parent = Path(json_path).resolve().parent
-        if not parent.is_dir():
-            raise InputError(f"--json {json_path}: directory {parent} does not exist")
-        if not os.access(parent, os.W_OK):
-            raise InputError(f"--json {json_path}: directory {parent} is not writable")
-        if Path(json_path).is_dir():
-            raise InputError(f"--json {json_path} is a directory")
+        check_writable(json_path)
     return out
 
 
 def write_outputs(result, out: str | os.PathLike, json_path: str | os.PathLike | None = None) -> Path:
     """Render and write everything for ``result`` (a SweepResult) into the new directory ``out``."""
-    from recsys.report.tune import render_charts, render_tune_report
-
     charts = render_charts(result)
     page = render_tune_report(result, charts)
     with atomic_dir(out) as tmp:

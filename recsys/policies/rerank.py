@@ -30,7 +30,6 @@ from sklearn.base import BaseEstimator
 from sklearn.preprocessing import normalize
 from sklearn.utils.extmath import randomized_svd
 
-from recsys.models.features import genre_matrix
 
 
 #: rank of the audience embedding (:func:`audience_embedding`)
@@ -71,23 +70,11 @@ class ItemInfo:
     popularity: np.ndarray           # (T,) training interaction mass
     release_day: np.ndarray | None = None   # (T,) int, or None when unknown
     embedding: np.ndarray | None = None     # (T, d) unit rows for latent similarity
-    audience: np.ndarray | None = None      # (T, d) audience vectors (audience_embedding), or ...
-    plays: sp.csr_matrix | None = None      # ... the users x titles matrix to build them from on first use
+    audience: np.ndarray | None = None      # (T, d) audience vectors (audience_embedding), if a re-ranker reads them
 
     @property
     def n_items(self) -> int:
         return self.genres.shape[0]
-
-    @classmethod
-    def from_items(cls, items: pd.DataFrame | None, X: sp.csr_matrix, embedding: np.ndarray | None = None) -> "ItemInfo":
-        n = X.shape[1]
-        genres, _ = genre_matrix(items, n)
-        release = None
-        if items is not None and "release_day" in items:
-            release = np.zeros(n, dtype=np.int64)
-            release[items["item"].to_numpy(np.int64)] = items["release_day"].to_numpy(np.int64)
-        pop = np.asarray(X.sum(axis=0)).ravel().astype(np.float64)
-        return cls(genres.tocsr(), pop, release, embedding, plays=sp.csr_matrix(X))
 
     # derived arrays, cached on first use
     def _cached(self, name, make):
@@ -116,12 +103,7 @@ class ItemInfo:
         return self._cached("genre_unit", lambda: normalize(self.genres).toarray().astype(np.float32))
 
     def audience_vectors(self) -> np.ndarray | None:
-        """``audience``, else :func:`audience_embedding` of ``plays`` (cached), else None."""
-        if self.audience is not None:
-            return self.audience
-        if self.plays is None:
-            return None
-        return self._cached("audience", lambda: audience_embedding(self.plays))
+        return self.audience
 
     def tail_score(self) -> np.ndarray:
         """1 - popularity percentile (0 for the most played title, near 1 for unplayed ones)."""
@@ -196,8 +178,8 @@ class Diversity(Reranker):
             raise ValueError(f"unknown similarity {self.similarity!r}: use {', '.join(SIMILARITIES)}")
         if self.similarity == "latent" and info.embedding is None:
             raise ValueError("latent similarity needs ItemInfo.embedding")
-        if self.similarity == "audience" and info.audience is None and info.plays is None:
-            raise ValueError("audience similarity needs ItemInfo.audience or ItemInfo.plays")
+        if self.similarity == "audience" and info.audience is None:
+            raise ValueError("audience similarity needs ItemInfo.audience (a Pipeline builds it when a re-ranker reads it)")
         return super().fit(info)
 
     def _embedding(self) -> np.ndarray:
