@@ -21,8 +21,10 @@ CORRECTIONS = ("holm", "bh", "none")
 #: ``retrain_every``, as in production: popularity counts refreshed daily (a bincount of the
 #: plays, milliseconds), model-based policies weekly (a fit of the default hybrid on 20,000 users'
 #: logs takes about 3 s, and between fits their pages already follow each user's latest plays);
-#: random and the oracle learn nothing from logs (0: never)
+#: random and the oracle learn nothing from logs (0: never). Any other policy (the other registry
+#: models, plugins and objects) refits on :data:`MODEL_REFIT_DAYS`
 REFIT_DEFAULTS = {"random": 0, "popularity": 1, "cf": 7, "content": 7, "hybrid": 7, "oracle": 0}
+MODEL_REFIT_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class ExperimentConfig:
         for every in (arm.retrain_every, self.retrain_every):
             if every is not None:
                 return int(every)
-        return REFIT_DEFAULTS[arm.policy]
+        return REFIT_DEFAULTS.get(arm.policy, MODEL_REFIT_DAYS)
 
     @property
     def roles(self) -> Roles:

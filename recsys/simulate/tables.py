@@ -130,11 +130,46 @@ def user_table(logs: Logs, user_ids: np.ndarray, arm: np.ndarray, segment: np.nd
     return table_from_counts(counts, user_ids, arm, segment, churn_day, pre, days=days)
 
 
+class _ReturnTally:
+    """:func:`return_counts` kept up day by day: the visit days of ``user_ids`` fed in day order
+    (:meth:`add`), the counts of the days so far (:meth:`counts`, the window ending on the last
+    day fed)."""
+
+    def __init__(self, user_ids: np.ndarray):
+        self.index = pd.Index(np.asarray(user_ids, dtype=np.int64))
+        n = len(self.index)
+        self.last = np.full(n, np.iinfo(np.int64).min, np.int64)     # last visit day (none yet)
+        self.visit_days = np.zeros(n, np.int64)
+        self.out = {c: np.zeros(n, np.int64) for c in ("next_day_returns", "returns", "gap_days")}
+        self.day = None
+
+    def add(self, sessions: pd.DataFrame) -> None:
+        pos = self.index.get_indexer(sessions["user_id"].to_numpy(np.int64))
+        keep = pos >= 0
+        key = np.unique(np.column_stack([sessions["day"].to_numpy(np.int64)[keep], pos[keep]]), axis=0)
+        for d in np.unique(key[:, 0]):                       # one or a few days: the chunk's
+            v = key[key[:, 0] == d, 1]
+            prev = self.last[v]
+            had = self.visit_days[v] > 0
+            self.out["returns"][v] += had
+            self.out["gap_days"][v] += np.where(had, d - prev, 0)
+            self.out["next_day_returns"][v] += had & (prev == d - 1)
+            self.visit_days[v] += 1
+            self.last[v] = d
+
+    def counts(self, day: int) -> dict[str, np.ndarray]:
+        """The return columns of the window ending on ``day`` (every visit up to it fed)."""
+        chances = self.visit_days - (self.last == day)      # visit days before the window's last
+        return {"next_day_returns": self.out["next_day_returns"].copy(), "return_chances": chances,
+                "returns": self.out["returns"].copy(), "gap_days": self.out["gap_days"].copy()}
+
+
 def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.DataFrame | None = None,
                       days: Iterable[int] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """(day, per-user table of the logs with day <= d) for each day: one aggregation per day,
     by :func:`user_table`, built incrementally: each day's logs are aggregated
-    once and added to the sums of the days before. A user counts as churned once churn_day <= d."""
+    once and added to the sums of the days before (the return columns kept up by a tally of
+    visit days). A user counts as churned once churn_day <= d."""
     plays, sessions = logs.plays, logs.sessions
     if days is None:
         seen = np.concatenate([sessions["day"].to_numpy(np.int64), plays["day"].to_numpy(np.int64)])
@@ -145,15 +180,17 @@ def cumulative_tables(logs: Logs, user_ids, arms, segments, churn_day, pre: pd.D
     plays, sessions = plays.iloc[p_order], sessions.iloc[s_order]
     p_day, s_day = p_day[p_order], s_day[s_order]
     cd = np.asarray(churn_day, dtype=np.int64)
+    tally = _ReturnTally(user_ids)
     total, p_at, s_at = None, 0, 0
     for d in days:   # each day's logs aggregated once, added to the days before
         p_end, s_end = np.searchsorted(p_day, d, side="right"), np.searchsorted(s_day, d, side="right")
         part = user_counts(Logs(plays=plays.iloc[p_at:p_end], sessions=sessions.iloc[s_at:s_end], impressions=None),
                            user_ids)
+        tally.add(sessions.iloc[s_at:s_end])
         total = part if total is None else {k: total[k] + part[k] for k in total}
         p_at, s_at = p_end, s_end
-        yield d, table_from_counts(total, user_ids, arms, segments, np.where(cd <= d, cd, NOT_CHURNED), pre,
-                                   days=d + 1)
+        yield d, table_from_counts({**total, **tally.counts(d)}, user_ids, arms, segments,
+                                   np.where(cd <= d, cd, NOT_CHURNED), pre, days=d + 1)
 
 
 #: the per-(user, day) table's metric columns

@@ -42,11 +42,11 @@ class Behaviour:
     # boredom: genre-level, slower than satiation (weeks): the decayed share each genre took of the
     # user's viewing, so concentrated viewing tires and varied viewing does not; only the share above
     # a tolerance bores; it spoils watching (the play's utility) more than the card's pull
-    boredom_weight: float = 10.0       # utility per unit share above tolerance, scaled by satiation sensitivity
+    boredom_weight: float = 40.0       # utility per unit (share above tolerance)^power, scaled by satiation sensitivity
     boredom_decay: float = 0.9         # per day
-    boredom_tolerance: float = 0.35    # a genre's share of recent viewing below this does not bore ...
-    boredom_power: float = 1.0         # ... and the excess bores as its power: over 1, a little variety relieves most
-    boredom_click: float = 0.4         # the share of boredom a card's pull already feels (the rest spoils the play)
+    boredom_tolerance: float = 0.25    # a genre's share of recent viewing below this does not bore ...
+    boredom_power: float = 2.0         # ... and the excess bores as its power: over 1, a little variety relieves most
+    boredom_click: float = 0.2         # the share of boredom a card's pull already feels (the rest spoils the play)
     # taste dynamics: tastes drift toward what is watched (per unit watch share of a play)
     taste_drift: float = 0.008           # latent taste moves toward the latent of titles watched
     genre_drift: float = 0.03          # genre affinity rises toward genre_ceiling for genres watched ...

@@ -184,3 +184,21 @@ def test_the_steady_state_switch_keeps_users_and_draws():
     # day 0 of the experiment: both arms show users a new page; with the reaction on, clicks differ
     ia, ic = a.logs.impressions, c.logs.impressions
     assert len(ia) and len(ic) and not ia["p_click"].equals(ic["p_click"])
+
+
+def test_cumulative_tables_carry_the_return_columns_of_each_window():
+    """Day by day, the tally of visit days gives what return_counts gives on the sessions so far."""
+    from recsys.core.logs import Logs
+    from recsys.simulate.tables import cumulative_tables
+
+    rng = np.random.default_rng(0)
+    s = pd.DataFrame({"user_id": rng.integers(0, 40, 400), "day": rng.integers(0, 9, 400)})
+    s = s.assign(session=0, impressions=1, clicks=0, plays=0, seconds_to_first_play=np.nan, repetition=0.0)
+    ids = np.arange(3, 45)
+    logs = Logs(plays=Logs().plays, sessions=s, impressions=None)
+    n = len(ids)
+    for d, tab in cumulative_tables(logs, ids, np.full(n, "a", object), np.full(n, "regular", object),
+                                    np.full(n, 32767), days=range(9)):
+        want = return_counts(s[s["day"] <= d], ids, last_day=d)
+        for c, v in want.items():
+            np.testing.assert_array_equal(tab[c].to_numpy(), v, err_msg=f"{c} day {d}")
