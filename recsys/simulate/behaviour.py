@@ -146,12 +146,12 @@ class BehaviourModel:
         c = self.catalog
         theme = c.art_theme[a]
         out = np.zeros(len(a), dtype=np.float32)
-        g = theme == 0
-        out[g] = users.genre_affinity[u[g], c.art_genre[a[g]]]
-        k = theme == 1
+        g = np.flatnonzero(theme == 0)          # positions and flat gathers: the cheap way on every page
+        out[g] = users.genre_affinity.ravel()[u[g] * users.genre_affinity.shape[1] + c.art_genre[a[g]]]
+        k = np.flatnonzero(theme == 1)
         out[k] = rowdot(users.cast_taste[u[k]], self.truth.cast_latent[c.art_cast[a[k]]]) * self.cast_scale
-        m = theme == 2
-        out[m] = users.mood[u[m], c.art_mood[a[m]]]
+        m = np.flatnonzero(theme == 2)
+        out[m] = users.mood.ravel()[u[m] * users.mood.shape[1] + c.art_mood[a[m]]]
         return out
 
     def click_probability(self, util: np.ndarray, sat_penalty: np.ndarray, users: UserTruth, u: np.ndarray,

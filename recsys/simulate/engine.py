@@ -368,7 +368,8 @@ def end_of_day(state: ShardState, model: BehaviourModel, day: int, rand: KeyedRa
         share = watch_share(plays["minutes"], model.runtime[plays["title"]] * np.maximum(plays["episodes"], 1))
         W = sp.csr_matrix((share.astype(np.float32), (loc, plays["title"])), shape=(state.n, T))
         watched = np.flatnonzero(np.diff(W.indptr))
-        Wg = np.asarray((W[watched] @ model.genre_share), np.float32)
+        Ww = W[watched]
+        Wg = np.asarray((Ww @ model.genre_share), np.float32)
         # boredom: a decayed average of the share each genre took of a day's viewing
         state.boredom[watched] += (1.0 - b.boredom_decay) * Wg / np.maximum(Wg.sum(1, keepdims=True), 1e-12)
         if b.genre_drift:   # tastes still forming (little habit) move most
@@ -376,7 +377,7 @@ def end_of_day(state: ShardState, model: BehaviourModel, day: int, rand: KeyedRa
             rate = b.genre_drift * (1.0 - b.drift_habit * state.habit[watched])[:, None]
             state.affinity[watched] = aff + rate * Wg * (b.genre_ceiling - aff)
         if b.taste_drift:
-            taste = state.taste[watched] + b.taste_drift * np.asarray(W[watched] @ model.truth.latent, np.float32)
+            taste = state.taste[watched] + b.taste_drift * np.asarray(Ww @ model.truth.latent, np.float32)
             state.taste[watched] = taste / np.linalg.norm(taste, axis=1, keepdims=True)
     visited = reward_cnt > 0
     state.habit[visited] += b.habit_gain * (1.0 - state.habit[visited])
