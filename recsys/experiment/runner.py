@@ -63,9 +63,18 @@ def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None
 
 def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
          store: RunStore | None) -> ExperimentResult:
-    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
-    train_logs = warm.logs.observed()
+    warm, arm = prepare(config, world, sim, store)
+    policies = build_policies(config, world)
+    fit_policies(policies, warm, world, sim, ", ".join(dict.fromkeys(a.policy for a in config.arms)))
+    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+    return simulate_arms(config, world, sim, warm, arm, policies, rands, config.arm_names,
+                         keep_impressions=keep_impressions, store=store)
 
+
+def prepare(config: ExperimentConfig, world: World, sim: Simulation,
+            store: RunStore | None = None) -> tuple[WarmupResult, np.ndarray]:
+    """The warm-up, and each user's arm index (-1: not in the experiment)."""
+    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
     ids = np.arange(world.n_users, dtype=np.int64)
     arm = assign(ids, [a.share for a in config.arms], config.seed)
     if config.target_segments:
@@ -74,12 +83,23 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     # users whose account lapsed during the warm-up are no longer users: they are not assigned
     lapsed = np.concatenate([s.churn_day for s in sim.shards]) < 0
     arm[lapsed] = -1
+    return warm, arm
 
-    policies = build_policies(config, world)
-    with sim.progress.stage("fit " + ", ".join(dict.fromkeys(a.policy for a in config.arms))):
+
+def fit_policies(policies: list[Policy], warm: WarmupResult, world: World, sim: Simulation, label: str) -> None:
+    """Fit every policy on the warm-up's observable logs, as of day 0."""
+    train_logs = warm.logs.observed()
+    with sim.progress.stage("fit " + label):
         for p in policies:
             p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
-    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+
+
+def simulate_arms(config: ExperimentConfig, world: World, sim: Simulation, warm: WarmupResult, arm: np.ndarray,
+                  policies: list[Policy], rands: list[KeyedRandom], names: list[str], *,
+                  keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
+    """The experiment's days with ``policies[a]`` shown to the users of arm ``a`` (named
+    ``names[a]``), each learning from its own arm's logs; the per-user table."""
+    train_logs = warm.logs.observed()
     sim.set_arms(arm)
     own_logs: list[list[Logs]] = [[] for _ in policies]
 
@@ -99,8 +119,7 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
                    desc="experiment", store=store.phase("experiment") if store else None)
     inside = np.flatnonzero(arm >= 0)
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
-    names = np.asarray(config.arm_names, dtype=object)
-    table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
+    labels = np.asarray(names, dtype=object)
+    table = user_table(logs, inside, labels[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
                        churn_day[inside], warm.pre, days=config.days)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
-
