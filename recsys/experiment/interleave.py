@@ -128,3 +128,36 @@ def simulate_interleaving(config: ExperimentConfig, world, sim: Simulation, warm
     credits = credit_table(res.logs, res.table["user_id"].to_numpy())
     table = res.table.merge(credits, on="user_id", how="left", validate="one_to_one")
     return InterleavingResult(config, first, second, res, table)
+
+
+def _aa_config(seed: int, policy: str, users: int, days: int, warmup_days: int, titles: int) -> ExperimentConfig:
+    return ExperimentConfig.from_dict({
+        "experiment": {"name": f"a-vs-a-{policy}", "seed": seed, "users": users, "days": days,
+                       "warmup_days": warmup_days, "control": "a"},
+        "world": {"titles": titles, "cast": max(titles // 2, 50)},
+        "arms": [{"name": "a", "policy": policy, "share": 0.5}, {"name": "b", "policy": policy, "share": 0.5}]})
+
+
+def _aa_one(args) -> dict:
+    seed, policy, users, days, warmup_days, titles, alpha = args
+    from recsys.stats.interleaving import preference_test
+
+    res = run_interleaving(_aa_config(seed, policy, users, days, warmup_days, titles))
+    t = res.table
+    out = {"seed": seed, "policy": policy}
+    for c in CREDITS:
+        p = preference_test(t[f"{c}_a"], t[f"{c}_b"], credit=c, alpha=alpha)
+        out.update({f"{c}_n": p.n, f"{c}_delta": p.delta, f"{c}_p": p.p_value, f"{c}_sign_p": p.sign_p_value})
+    return out
+
+
+def a_vs_a(seeds, policy: str = "popularity", *, users: int = 800, days: int = 3, warmup_days: int = 7,
+           titles: int = 300, alpha: float = 0.05, executor: Executor | None = None) -> pd.DataFrame:
+    """Interleave ``policy`` with itself in a small world once per seed (each seed its own world,
+    users and coin flips): one row per seed with each credit's preference test. Two instances of
+    the same policy with their own keyed randomness (arms ``a`` and ``b``), so a stochastic
+    policy (random) shows two different but exchangeable pages; the test should reject at
+    ``alpha``."""
+    tasks = [(int(s), policy, users, days, warmup_days, titles, alpha) for s in seeds]
+    rows = list(executor.map(_aa_one, tasks)) if executor is not None else [_aa_one(t) for t in tasks]
+    return pd.DataFrame(rows)

@@ -74,7 +74,8 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
 def prepare(config: ExperimentConfig, world: World, sim: Simulation,
             store: RunStore | None = None) -> tuple[WarmupResult, np.ndarray]:
     """The warm-up, and each user's arm index (-1: not in the experiment)."""
-    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
+    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
+                   store=store.phase("warmup", impressions=False) if store else None)
     ids = np.arange(world.n_users, dtype=np.int64)
     arm = assign(ids, [a.share for a in config.arms], config.seed)
     if config.target_segments:
