@@ -198,9 +198,14 @@ def tiny_config(tmp_path_factory):
     return path
 
 
-def test_interleaving_in_the_world_is_identical_on_one_and_two_workers(tiny_config):
+@pytest.fixture(scope="module")
+def one_worker(tiny_config):
+    return run_interleaving(ExperimentConfig.load(tiny_config))
+
+
+def test_interleaving_in_the_world_is_identical_on_one_and_two_workers(tiny_config, one_worker):
     cfg = ExperimentConfig.load(tiny_config)
-    one = run_interleaving(cfg)
+    one = one_worker
     with executor(2) as ex:
         two = run_interleaving(cfg, executor=ex)
     pd.testing.assert_frame_equal(one.table, two.table)
@@ -215,11 +220,14 @@ def test_interleaving_in_the_world_is_identical_on_one_and_two_workers(tiny_conf
     assert pref.delta > 0 and pref.p_value < 0.05
 
 
-def test_recsys_interleave_writes_table_config_and_analysis(tiny_config, tmp_path):
+def test_recsys_interleave_on_dask_writes_table_config_and_analysis(tiny_config, one_worker, tmp_path):
+    """The command on a Dask LocalCluster of 2 workers: the same per-user table as in-process."""
     out = tmp_path / "out"
     js = tmp_path / "res.json"
-    assert main(["interleave", str(tiny_config), "--out", str(out), "--json", str(js), "--quiet"]) == 0
+    assert main(["interleave", str(tiny_config), "--out", str(out), "--json", str(js), "--quiet",
+                 "--workers", "2", "--dask"]) == 0
     table = pd.read_parquet(out / "users.parquet")
+    pd.testing.assert_frame_equal(table, one_worker.table, check_dtype=False)
     assert {"clicks_a", "clicks_b", "qualified_plays_a", "qualified_plays_b"} <= set(table.columns)
     res = json.loads(js.read_text())
     assert res == json.loads((out / "analysis.json").read_text())

@@ -74,31 +74,28 @@ def qualified_cards(logs: Logs) -> np.ndarray:
     return (joined["_q"].fillna(0).to_numpy() * imps["clicked"].to_numpy(dtype=bool)).astype(np.int8)
 
 
-def log_window(config: ExperimentConfig, window: int = 7, *, executor: Executor | None = None,
-               progress: Progress | None = None) -> LoggedWindow:
-    """Run ``config``'s world and warm-up (its ``warmup_explore`` and ``warmup_explore_draw``)
-    keeping the last ``window`` days' impressions and the users' states at the start of each."""
-    config = config.validate()
+def logged_warmup(config: ExperimentConfig, sim: Simulation, window: int) -> tuple[WarmupResult, dict]:
+    """Run the warm-up of ``config`` on ``sim`` keeping its impressions, and copies of the shards
+    at the start of each of its last ``window`` days (day -> shards)."""
     if not 1 <= window < config.warmup_days:
         raise InputError(f"the window must be 1 to {config.warmup_days - 1} warm-up days, got {window}")
     if config.warmup_explore <= 0:
         raise InputError("off-policy evaluation needs a logging policy that explores (warmup_explore > 0)")
-    world = build_world(config.world, config.seed)
-    sim = Simulation(world, config.seed, executor=executor, progress=progress or SILENT)
-    days = list(range(-window, 0))
+    days = range(-window, 0)
     states: dict[int, list[ShardState]] = {}
 
     def keep(day: int, logs: Logs, learned: list) -> None:
         if day + 1 in days:
             states[day + 1] = [copy.deepcopy(s) for s in sim.shards]
 
-    try:
-        if -window - 1 < -config.warmup_days:
-            raise InputError("the window must leave at least one warm-up day before it")
-        warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
-                       keep_impressions=True, on_day=keep)
-    finally:
-        sim.close()
+    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
+                   keep_impressions=True, on_day=keep)
+    return warm, states
+
+
+def window_of(config: ExperimentConfig, world: World, warm: WarmupResult, states: dict) -> LoggedWindow:
+    """The :class:`LoggedWindow` of a warm-up run by :func:`logged_warmup`."""
+    days = sorted(states)
     logs = warm.logs.between(days[0], days[-1])
     imps = logs.impressions
     L = world.config.row_length
@@ -111,6 +108,20 @@ def log_window(config: ExperimentConfig, window: int = 7, *, executor: Executor 
         "title_propensity": imps["title_propensity"].to_numpy(np.float64),
         "p_click": imps["p_click"].to_numpy(np.float64)})
     return LoggedWindow(config, world, warm, days, states, cards)
+
+
+def log_window(config: ExperimentConfig, window: int = 7, *, executor: Executor | None = None,
+               progress: Progress | None = None) -> LoggedWindow:
+    """Run ``config``'s world and warm-up (its ``warmup_explore`` and ``warmup_explore_draw``)
+    keeping the last ``window`` days' impressions and the users' states at the start of each."""
+    config = config.validate()
+    world = build_world(config.world, config.seed)
+    sim = Simulation(world, config.seed, executor=executor, progress=progress or SILENT)
+    try:
+        warm, states = logged_warmup(config, sim, window)
+    finally:
+        sim.close()
+    return window_of(config, world, warm, states)
 
 
 @dataclass

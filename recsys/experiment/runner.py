@@ -71,10 +71,11 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
                          keep_impressions=keep_impressions, store=store)
 
 
-def prepare(config: ExperimentConfig, world: World, sim: Simulation,
-            store: RunStore | None = None) -> tuple[WarmupResult, np.ndarray]:
-    """The warm-up, and each user's arm index (-1: not in the experiment)."""
-    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
+def prepare(config: ExperimentConfig, world: World, sim: Simulation, store: RunStore | None = None, *,
+            warm: WarmupResult | None = None) -> tuple[WarmupResult, np.ndarray]:
+    """The warm-up (unless ``warm`` is given: one already run on ``sim``), and each user's arm
+    index (-1: not in the experiment)."""
+    warm = warm if warm is not None else warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
                    store=store.phase("warmup", impressions=False) if store else None)
     ids = np.arange(world.n_users, dtype=np.int64)
     arm = assign(ids, [a.share for a in config.arms], config.seed)

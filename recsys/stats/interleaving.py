@@ -9,7 +9,8 @@ per query; here per user, the unit an A/B test randomises). The preference is
 
 positive when users prefer A. Its interval and p-value are the one-sample t on ``d`` (a user's
 ``d`` is independent of every other user's; the t interval is the usual large-sample interval
-of a mean), beside the exact sign test on the non-tied users. Under team draft with rankers that
+of a mean), beside the exact sign test on the non-tied users, and the mean per-user credit
+difference with its t test (which weighs a user by how much they clicked). Under team draft with rankers that
 are exchangeable (A against A) every card's team is a fair coin, so ``d`` is symmetric about 0
 and the test holds its level (``tests/stats/test_interleaving.py``; the A-vs-A calibration in
 the world is a slow test).
@@ -47,6 +48,9 @@ class Preference:
     credit_a: float       # total credit of each ranker
     credit_b: float
     alpha: float
+    diff: float = float("nan")       # mean per-user credit difference A - B (users with credit)
+    diff_se: float = float("nan")
+    diff_p_value: float = float("nan")   # two-sided t on the per-user differences
 
     @property
     def winner(self) -> str | None:
@@ -99,9 +103,15 @@ def preference_test(credit_a, credit_b, *, credit: str = "clicks", alpha: float 
     else:
         mean, se, lo, hi, p = nan, nan, nan, nan, nan
     sign_p = float(stats.binomtest(wins_a, wins_a + wins_b).pvalue) if wins_a + wins_b else nan
+    diff = a[active] - b[active]
+    diff_mean, diff_se, diff_p = (float(diff.mean()) if n else nan), nan, nan
+    if n >= 2 and diff.std() > 0:
+        diff_se = float(diff.std(ddof=1) / np.sqrt(n))
+        diff_p = float(2 * stats.t.sf(abs(diff_mean / diff_se), n - 1))
     return Preference(credit=credit, users=len(a), n=n, wins_a=wins_a, wins_b=wins_b, ties=n - wins_a - wins_b,
                       delta=mean, se=se, ci_low=lo, ci_high=hi, p_value=p, sign_p_value=sign_p,
-                      credit_a=float(a.sum()), credit_b=float(b.sum()), alpha=alpha)
+                      credit_a=float(a.sum()), credit_b=float(b.sum()), alpha=alpha, diff=diff_mean,
+                      diff_se=diff_se, diff_p_value=diff_p)
 
 
 def users_needed(effect: float, se: float, users: float, *, power: float = 0.8, alpha: float = 0.05) -> float:
@@ -113,3 +123,73 @@ def users_needed(effect: float, se: float, users: float, *, power: float = 0.8, 
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(users * (z * se / effect) ** 2) if effect != 0 else float("inf")
+
+
+def _needed(effect: np.ndarray, var_unit: np.ndarray, z: float) -> float:
+    """Users for power from replicates: z^2 * mean per-user variance / mean effect^2."""
+    m = effect.mean()
+    with np.errstate(divide="ignore"):
+        return float(z * z * var_unit.mean() / (m * m)) if m != 0 else float("inf")
+
+
+def design_comparison(rows, *, reference: str = "ab", power: float = 0.8, alpha: float = 0.05, n_boot: int = 2000,
+                      seed: int = 0, level: float = 0.95):
+    """Users each design needs, per pair, from replicate worlds.
+
+    ``rows``: a DataFrame with one row per (seed, pair, design) and the columns ``effect`` (the
+    effect for the second ranker, on one scale per design), ``se``, ``users`` and ``p_value``
+    (:func:`recsys.experiment.sensitivity.sensitivity_replicates`). Per pair and design: the mean
+    effect over worlds, the per-user variance ``se^2 * users`` averaged over worlds, and the users
+    needed for ``power`` at ``alpha`` (two-sided): ``(z_{1-alpha/2} + z_power)^2 * variance /
+    mean effect^2``. One row per pair and design other than ``reference``: the ratio of the
+    reference design's users to this design's, with a percentile bootstrap interval over worlds
+    (worlds resampled together, as each ran every design), and whether the designs' winners
+    (the signs of their mean effects) agree.
+    """
+    import pandas as pd
+
+    z = float(stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power))
+    df = rows.copy()
+    df["var_unit"] = df["se"] ** 2 * df["users"]
+    rng = np.random.default_rng(seed)
+    q = [(1 - level) / 2, 1 - (1 - level) / 2]
+
+    def ci(x):   # order statistics (no interpolation, so an infinite draw stays infinite)
+        return [float(v) for v in np.quantile(np.nan_to_num(x, nan=np.inf), q, method="inverted_cdf")]
+
+    out = []
+    for pair, g in df.groupby("pair", sort=False):
+        ref = g[g["design"] == reference].sort_values("seed")
+        e_ref, v_ref = ref["effect"].to_numpy(float), ref["var_unit"].to_numpy(float)
+        k = len(ref)
+        idx = rng.integers(0, k, (n_boot, k))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            boot_ref = z * z * v_ref[idx].mean(1) / e_ref[idx].mean(1) ** 2
+        n_ref = _needed(e_ref, v_ref, z)
+        for design in [d for d in dict.fromkeys(g["design"]) if d != reference]:
+            other = g[g["design"] == design].sort_values("seed")
+            if list(other["seed"]) != list(ref["seed"]):
+                raise InputError(f"pair {pair!r}: every design must come from the same worlds")
+            e, v = other["effect"].to_numpy(float), other["var_unit"].to_numpy(float)
+            n_d = _needed(e, v, z)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                boot = z * z * v[idx].mean(1) / e[idx].mean(1) ** 2
+                ratio = boot_ref / boot
+            out.append({
+                "pair": pair, "first": ref["first"].iloc[0], "second": ref["second"].iloc[0], "design": design,
+                "worlds": k, "ref_effect": float(e_ref.mean()), "ref_effect_se": _sem(e_ref),
+                "ref_rel_lift": float(ref["rel_lift"].mean()), "effect": float(e.mean()), "effect_se": _sem(e),
+                "users_run": float(other["users"].mean()),
+                "ref_users_needed": n_ref, "ref_users_needed_ci": ci(boot_ref),
+                "users_needed": n_d, "users_needed_ci": ci(boot),
+                "ratio": n_ref / n_d if n_d > 0 else float("inf"), "ratio_ci": ci(ratio),
+                "winners_agree": bool(np.sign(e_ref.mean()) == np.sign(e.mean())),
+                "worlds_agreeing": float((np.sign(e_ref) == np.sign(e)).mean()),
+                "ref_significant": float((ref["p_value"] < alpha).mean()),
+                "significant": float((other["p_value"] < alpha).mean()),
+            })
+    return pd.DataFrame(out)
+
+
+def _sem(x: np.ndarray) -> float:
+    return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")

@@ -76,3 +76,26 @@ def test_users_needed_is_the_textbook_formula():
     # effect 0.1 with se 0.05 at 1,000 users: z = 1.95996 + 0.84162 = 2.80158; (2.80158 * 0.5)^2 * 1000
     assert users_needed(0.1, 0.05, 1000) == pytest.approx(1000 * (2.801585 * 0.5) ** 2, rel=1e-5)
     assert users_needed(0.0, 0.05, 1000) == float("inf")
+
+
+def test_design_comparison_by_hand():
+    import pandas as pd
+
+    from recsys.stats.interleaving import design_comparison
+
+    # three worlds; A/B effect .01, .02, .03 with se .01 on 1,000 users (per-user variance 0.1);
+    # interleaving effect .05 each with se .01 on 1,000 users
+    rows = pd.DataFrame({
+        "seed": [1, 2, 3] * 2, "pair": ["B vs A"] * 6, "first": ["A"] * 6, "second": ["B"] * 6,
+        "design": ["ab"] * 3 + ["interleaving"] * 3, "effect": [0.01, 0.02, 0.03, 0.05, 0.05, 0.05],
+        "se": [0.01] * 6, "users": [1000] * 6, "p_value": [0.3, 0.04, 0.01, 1e-6, 1e-6, 1e-6],
+        "rel_lift": [0.1, 0.2, 0.3, np.nan, np.nan, np.nan]})
+    r = design_comparison(rows, n_boot=500).iloc[0]
+    z2 = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) ** 2
+    assert r["ref_users_needed"] == pytest.approx(z2 * 0.1 / 0.02 ** 2)
+    assert r["users_needed"] == pytest.approx(z2 * 0.1 / 0.05 ** 2)
+    assert r["ratio"] == pytest.approx(6.25)
+    lo, hi = r["ratio_ci"]
+    assert lo <= 6.25 <= hi and lo >= (0.05 / 0.03) ** 2 - 1e-9 and hi <= (0.05 / 0.01) ** 2 + 1e-9
+    assert r["winners_agree"] and r["worlds_agreeing"] == 1.0
+    assert r["ref_significant"] == pytest.approx(2 / 3)
