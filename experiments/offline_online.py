@@ -19,7 +19,7 @@ import pandas as pd
 
 from recsys.core.io import atomic_dir, write_bytes, write_json, write_text
 from recsys.core.parallel import executor
-from recsys.evaluate.offline_online import offline_online
+from recsys.evaluate.offline_online import POLICIES, offline_online
 from recsys.experiment.config import ExperimentConfig
 from recsys.report.agreement import agreement_chart
 
@@ -32,15 +32,24 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup-days", type=int, default=28)
     ap.add_argument("--window", type=int, default=7, help="last warm-up days the off-policy estimates use")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--policies", help="a comma-separated subset of the study's policies (default: all of them; "
+                                       "popularity, the control, is always included)")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
 
     base = ExperimentConfig.load(args.config) if args.config else ExperimentConfig()
     base = base.replace(users=args.users, days=args.days, warmup_days=args.warmup_days, seed=args.seed)
+    specs = dict(POLICIES)
+    if args.policies:
+        names = ["popularity"] + [n.strip() for n in args.policies.split(",") if n.strip() != "popularity"]
+        unknown = [n for n in names if n not in POLICIES]
+        if unknown:
+            ap.error(f"unknown policies {', '.join(unknown)} (known: {', '.join(POLICIES)})")
+        specs = {n: POLICIES[n] for n in names}
     t0 = time.time()
     with executor(args.workers) as ex:
-        res = offline_online(base, window=args.window, executor=ex)
+        res = offline_online(base, specs, window=args.window, executor=ex)
     seconds = time.time() - t0
     df, taus = res.policies, res.taus
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.precision", 4):

@@ -145,9 +145,21 @@ def agreement(df: pd.DataFrame, offline=OFFLINE, online=ONLINE, *, n_boot: int =
             x, y = df[off].to_numpy(float), df[on].to_numpy(float)
             ok = np.isfinite(x) & np.isfinite(y)
             tau, p = stats.kendalltau(x[ok], y[ok])
-            boot = np.array([stats.kendalltau(x[i], y[i])[0] for i in idx if np.isfinite(x[i]).all()])
+            boot = kendall_tau_b(x[idx], y[idx])
             boot = boot[np.isfinite(boot)]
             lo, hi = np.quantile(boot, [(1 - level) / 2, 1 - (1 - level) / 2]) if len(boot) else (np.nan, np.nan)
             rows.append({"offline": off, "online": on, "tau": float(tau), "p_value": float(p), "ci_low": float(lo),
                          "ci_high": float(hi), "policies": int(ok.sum())})
     return pd.DataFrame(rows)
+
+
+def kendall_tau_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Kendall's tau-b of each row pair of ``x`` and ``y`` (shape: samples x items), vectorised
+    for the bootstrap: the sum over item pairs of sign(dx) sign(dy), over the square root of the
+    untied pairs in x times those in y (as scipy.stats.kendalltau; NaN when either is constant
+    or holds a NaN)."""
+    x, y = np.atleast_2d(np.asarray(x, float)), np.atleast_2d(np.asarray(y, float))
+    i, j = np.triu_indices(x.shape[1], 1)
+    sx, sy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sx * sy).sum(axis=1) / np.sqrt((sx * sx).sum(axis=1) * (sy * sy).sum(axis=1))
