@@ -29,10 +29,10 @@ config = config.replace(**overrides) if overrides else config
 
 with parallel.executor(args.workers) as executor:
     job = run_job(config, executor=executor, progress=False)
-results = pd.DataFrame(job.analysis["results"])
+results = pd.DataFrame(job.json["results"])
 cols = ["metric", "segment", "arm", "control", "treatment", "rel_lift", "rel_ci_low", "rel_ci_high", "p_adjusted"]
-primary = job.analysis["decision"]["roles"]["primary"]
+primary = job.json["decision"]["roles"]["primary"]
 print(results.loc[results["metric"] == primary, cols].round(4).to_string(index=False))
-print("verdict:", job.analysis["decision"]["verdict"])
+print("verdict:", job.json["decision"]["verdict"])
 write_outputs(job, args.out, None)
 print(f"wrote {args.out}/users.parquet, config.toml, analysis.json")

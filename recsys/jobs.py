@@ -12,7 +12,7 @@ import os
 import shutil
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from recsys.simulate.tables import cumulative_tables
 from recsys.decision import Decision, daily_verdicts, decide
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.runner import ExperimentResult, run_experiment
-from recsys.metrics.exposure import exposure_table
+from recsys.metrics.exposure import exposure_table, strategic_records
 from recsys.core.errors import InputError
 from recsys.core.io import atomic_dir, write_bytes, write_json, write_table, write_text
 from recsys.core.progress import Progress
@@ -83,15 +83,29 @@ def gather_evidence(result: ExperimentResult, arms: list[str], *, offline: bool 
 
 @dataclass
 class JobOutput:
-    """A finished job: the run, its analysis and decision, and ``analysis``, the JSON written to
-    analysis.json (the analysis, ``decision``, the daily ``sequential`` records and their
-    ``sequential_decision``, and the ``arm_summary``)."""
+    """A finished job: the run (``result``), its :class:`~recsys.stats.analysis.Analysis` and
+    :class:`~recsys.decision.Decision`, the per-arm ``summary``, and ``json``, what analysis.json
+    holds (the analysis, ``decision``, the daily ``sequential`` records and their
+    ``sequential_decision``, the ``arm_summary`` and the ``strategic`` catalog metrics)."""
 
     result: ExperimentResult
-    analysis: dict
+    json: dict
     summary: pd.DataFrame
-    stats: Analysis | None = None
+    analysis: Analysis | None = None
     decision: Decision | None = None
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The per-user table (docs/contracts.md section 1)."""
+        return self.result.table
+
+    @property
+    def config(self) -> ExperimentConfig:
+        return self.result.config
+
+    @property
+    def world(self):
+        return self.result.world
 
 
 def arm_summary(table: pd.DataFrame, plays: pd.DataFrame, n_titles: int, *, popularity=None,
@@ -236,19 +250,21 @@ def job_steps(config: ExperimentConfig) -> int:
 
 
 def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progress: bool | Progress = True,
-            segments: bool = True, work: Path | None = None) -> JobOutput:
+            segments: bool = True, work: Path | None = None, objects: Mapping[str, Any] | None = None) -> JobOutput:
     """Run ``config`` (shards on ``executor``, see :mod:`recsys.core.parallel`), analyse it and decide.
 
     With ``work`` (see :func:`open_work_dir`) the logs stream to partitioned Parquet there
     instead of being held in memory, and a run interrupted earlier resumes where it stopped.
     ``progress``: a :class:`~recsys.core.progress.Progress` to report to (its stages: warm-up days,
-    fit, experiment days, analysis, monitoring), or True for one of the job's own.
+    fit, experiment days, analysis, monitoring), or True for one of the job's own. ``objects``: arm
+    name -> the policy or scorer object that stands for that arm (:func:`recsys.api.run_experiment`).
     """
     own = not isinstance(progress, Progress)
     bar = Progress(job_steps(config), enabled=bool(progress)) if own else progress
     try:
         store = RunStore(work) if work is not None else None
-        result = run_experiment(config, executor=executor, progress=bar, keep_impressions=store is None, store=store)
+        result = run_experiment(config, executor=executor, progress=bar, keep_impressions=store is None, store=store,
+                                objects=objects)
         shares = {a.name: a.share for a in config.arms}
         with bar.stage("analysis"):
             ids, arm = result.table["user_id"].to_numpy(), result.table["arm"].to_numpy()
@@ -267,13 +283,16 @@ def run_job(config: ExperimentConfig, *, executor: Executor | None = None, progr
     analysis = {**stats.to_dict(), "decision": decision.to_dict(), "sequential": sequential,
                 "sequential_decision": daily_verdicts(sequential),
                 "arm_summary": summary.reset_index().rename(columns={"index": "arm"}).to_dict(orient="records")}
+    strategic = strategic_records(summary, config.roles.strategic, config.control)
+    if strategic:
+        analysis["strategic"] = strategic
     return JobOutput(result, analysis, summary, stats, decision)
 
 
 def _write_results(job: JobOutput, folder: Path, extra: dict[str, str | bytes] | None) -> None:
     write_table(folder / "users.parquet", job.result.table)
     write_text(folder / "config.toml", job.result.config.to_toml())
-    write_json(folder / "analysis.json", job.analysis)
+    write_json(folder / "analysis.json", job.json)
     for name, data in (extra or {}).items():
         if isinstance(data, bytes):
             write_bytes(folder / name, data)
@@ -302,7 +321,7 @@ def write_outputs(job: JobOutput, out: str | Path | None, json_path: str | Path 
             _write_results(job, tmp, extra)
         written = Path(out)
     if json_path is not None:
-        write_json(json_path, job.analysis)
+        write_json(json_path, job.json)
     return written
 
 

@@ -41,3 +41,9 @@ def test_segment_ab_script(tmp_path):
     table = pd.read_parquet(tmp_path / "res" / "users.parquet")
     assert set(table["segment"]) == {"new"}          # the file targets new users only
     assert set(table["arm"]) == {"popularity", "hybrid"}
+
+
+def test_custom_model_script(tmp_path):
+    out = _run(EXPERIMENTS / "custom_model.py", "--users", "1200", "--days", "2", "--out", "run", cwd=tmp_path)
+    assert "mine" in out and "verdict:" in out
+    assert (tmp_path / "run" / "report.html").stat().st_size > 10_000

@@ -164,18 +164,18 @@ def test_header_counts_match_the_tiles(demo):
 def test_preview_section_shows_every_arm_only_when_asked(demo):
     """The caption says "as each arm builds it": one active user per segment in every arm."""
     job = demo["job"]
-    ev = gather_evidence(job.result, list(job.analysis["arms"]), offline=False, homepages=True)
+    ev = gather_evidence(job.result, list(job.json["arms"]), offline=False, homepages=True)
     page = render_job_report(job, ev)
     sec = page[page.index("<section id='preview'>"):page.index("<section id='methods'>")]   # fragments nest sections
     assert "What users see" in sec
     arms = {h.arm for h in ev.homepages}
-    assert arms == set(job.analysis["arms"])
+    assert arms == set(job.json["arms"])
     for h in ev.homepages:
         for u in h.users:
             assert f"<h3>{u['segment']} \u00b7 {h.arm}</h3>" in sec
     assert page.index("<section id='exposure'>") < page.index("<section id='preview'>") < page.index(
         "<section id='methods'>")
-    plain = render_job_report(job, gather_evidence(job.result, list(job.analysis["arms"]), offline=False))
+    plain = render_job_report(job, gather_evidence(job.result, list(job.json["arms"]), offline=False))
     assert "<section id='preview'>" not in plain
 
 

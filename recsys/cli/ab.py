@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys.cli.args import add_run_arguments, run_experiment_command, with_overrides
-from recsys.experiment.config import ExperimentConfig
+from recsys.cli.args import add_run_arguments, load_experiment, run_experiment_command, with_overrides
 
 
 def add_parser(sub, name: str) -> None:
@@ -28,7 +27,7 @@ def add_parser(sub, name: str) -> None:
 def run(args) -> int:
     from recsys.report.text import render_analysis, render_sequential
 
-    config = ExperimentConfig.load(args.config)
+    config = load_experiment(args.config)
     config = with_overrides(config, args)
     model = None
     if args.surrogate:

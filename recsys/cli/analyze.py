@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from recsys.cli.args import load_experiment
 from recsys.core.config import read_toml
 from recsys.decision import decide
 from recsys.core.errors import InputError
@@ -83,9 +84,8 @@ def _split(text: str | None) -> tuple[str, ...]:
 def _load(path: str):
     from recsys.experiment.config import ExperimentConfig
 
-    data = read_toml(path)
     try:
-        return ExperimentConfig.from_dict(data)
+        return load_experiment(path, reader=lambda p: ExperimentConfig.from_dict(read_toml(p)))
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
 

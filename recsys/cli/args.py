@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import sys
 from concurrent.futures import Executor
 from pathlib import Path
+
+from recsys.core.errors import InputError
 
 
 def bounded(cast, ok, expected: str):
@@ -48,6 +51,18 @@ def with_overrides(config, args):
     """``config`` with the --users/--days/--seed the command line gave."""
     overrides = {k: getattr(args, k) for k in ("users", "days", "seed") if getattr(args, k) is not None}
     return config.replace(**overrides) if overrides else config
+
+
+def load_experiment(path: str | Path, *, reader=None):
+    """An experiment file, with its own folder on the plugins' search path first, so an arm's
+    ``policy = "mymodule:MyClass"`` finds ``mymodule.py`` beside the file (as ``python -m`` would)."""
+    from recsys.experiment.config import ExperimentConfig
+    from recsys.policies import plugins
+
+    folder = str(Path(path).resolve().parent)
+    if folder not in plugins.SEARCH_PATH:
+        plugins.SEARCH_PATH.insert(0, folder)
+    return (reader or ExperimentConfig.load)(path)
 
 
 def add_parallel_arguments(parser) -> None:
@@ -110,22 +125,28 @@ def run_experiment_command(config, args, out: Path, *, report: bool, previews: b
     prepare_out_dir(out)
     announce(config, args.workers)
     bar = Progress(job_steps(config) + int(report), enabled=not args.quiet)
+    resume = getattr(args, "resume", False)
     try:
         with executor_from_args(args) as ex:
-            work = open_work_dir(config, out, resume=getattr(args, "resume", False))
-            job = run_job(config, executor=ex, progress=bar, work=work)
+            work = open_work_dir(config, out, resume=resume)
+            try:
+                job = run_job(config, executor=ex, progress=bar, work=work)
+            except InputError:   # bad input (a plugin's failing fit, ...): nothing is left behind to resume
+                if not resume:
+                    shutil.rmtree(work, ignore_errors=True)
+                raise
         if surrogate is not None:
             from recsys.experiment.bank import long_term_prediction
 
-            job.analysis["surrogate"] = long_term_prediction(surrogate, job.result)
+            job.json["surrogate"] = long_term_prediction(surrogate, job.result)
         extra = {}
         if report:
             from recsys.report.experiment import render_job_report
 
             with bar.stage("report"):
-                evidence = gather_evidence(job.result, list(job.analysis["arms"]), homepages=previews)
+                evidence = gather_evidence(job.result, list(job.json["arms"]), homepages=previews)
                 extra["report.html"] = render_job_report(job, evidence)
     finally:
         bar.close()
     write_outputs(job, out, args.json, extra)
-    return job.analysis, job
+    return job.json, job

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.cli import bounded, probability
+from recsys.cli.args import load_experiment
 from recsys.core.errors import InputError
 from recsys.core.io import prepare_out_dir, write_bytes, write_json, write_text
 from recsys.experiment.artwork_test import assign_and_click
@@ -166,12 +167,11 @@ def run(args: argparse.Namespace) -> int:
 def run_world(args: argparse.Namespace, out: Path | None) -> int:
     """The test inside the world: see :mod:`recsys.experiment.artwork_test`."""
     from recsys.cli.demo import default_config
-    from recsys.experiment.config import ExperimentConfig
     from recsys.experiment.artwork_test import describe_variant, run_world_test
     from recsys.report.posters import poster_svg
     from recsys.world.build import build_world
 
-    config = ExperimentConfig.load(args.config) if args.config is not None else default_config()
+    config = load_experiment(args.config) if args.config is not None else default_config()
     world = build_world(config.world, config.seed)
     test = run_world_test(world, args.users, title=args.title, variant_b=args.variant_b, seed=args.seed)
     result = two_artwork_test(*test.counts(), alpha=args.alpha, planning=(test.true_ctr_a, test.true_ctr_b),

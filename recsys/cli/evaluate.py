@@ -16,6 +16,7 @@ from pathlib import Path
 
 from recsys.cli import positive_int, probability
 from recsys.core.errors import InputError
+from recsys.core.format import pvalue
 
 TEST_FRACTION = 0.2
 #: the new-title hold-out's default: about the last two weeks of the world's four-week warm-up,
@@ -46,6 +47,9 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
                         "and candidates; needs --split temporal")
     p.add_argument("--models", default=None, help="comma-separated subset of: random, popularity, als, bpr, itemknn, "
                    "rp3beta, ease, content, hybrid")
+    p.add_argument("--model", metavar="[NAME=]package.module:Class", action="append", default=[],
+                   help="also evaluate your own scorer (a class with fit(X, items) and score(users, X)); "
+                        "repeatable; the current directory is on the import path")
     p.add_argument("--reference", metavar="MODEL", default=None,
                    help="the model every other is compared with, per user (default: the best by NDCG)")
     p.add_argument("--segment-column", default=None, help="a column of the interactions to break results down by "
@@ -80,10 +84,6 @@ def _load(args):
     return load(args.format, args.interactions, args.items, threshold=args.threshold)
 
 
-def _p(p: float) -> str:
-    return "nan" if p != p else "<1e-4" if p < 1e-4 else f"{p:.4f}"
-
-
 def format_table(df) -> str:
     """The results as text: means, NDCG's 95% interval, and NDCG minus the reference's per user
     (interval and paired t-test p-value)."""
@@ -98,7 +98,7 @@ def format_table(df) -> str:
             "(reference)" if m == r else f"{d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
             for m, r, d, lo, hi in zip(df["model"], df["reference"], df["ndcg_diff"], df["ndcg_diff_ci_low"],
                                        df["ndcg_diff_ci_high"])]
-        out["p"] = ["" if m == r else _p(p) for m, r, p in zip(df["model"], df["reference"], df["ndcg_p_value"])]
+        out["p"] = ["" if m == r else pvalue(p) for m, r, p in zip(df["model"], df["reference"], df["ndcg_p_value"])]
     return out.rename(columns={"fit_seconds": "fit_s"}).to_string(index=False)
 
 
@@ -161,6 +161,23 @@ def select_models(models: dict, wanted: str | None) -> dict:
     return {m: models[m] for m in names}
 
 
+def plugin_models(specs: list[str]) -> dict:
+    """``--model [NAME=]package.module:Class`` -> {name: plugin scorer}, each checked before any work."""
+    from recsys.policies.plugins import plugin_scorer
+
+    out = {}
+    for text in specs:
+        name, sep, spec = text.partition("=")
+        if not sep:
+            name, spec = text.rpartition(":")[2], text
+        if ":" not in spec or not name:
+            raise InputError(f"--model {text!r}: expected [NAME=]package.module:Class")
+        if name in out:
+            raise InputError(f"--model {text!r}: the name {name!r} is given twice")
+        out[name] = plugin_scorer(spec)
+    return out
+
+
 def run(args) -> int:
     from recsys.evaluate.offline import default_models, describe_split, evaluate_models
     from recsys.core.io import write_json
@@ -175,7 +192,8 @@ def run(args) -> int:
     interactions, items = _load(args)
     if args.new_titles and (items is None or "release_day" not in items):
         raise InputError("--new-titles needs release_day in the items (an --items file with a release_day column)")
-    models = select_models(default_models(args.seed, with_content=items is not None), args.models)
+    models = {**select_models(default_models(args.seed, with_content=items is not None), args.models),
+              **plugin_models(args.model)}
     if args.reference is not None and args.reference not in models:
         raise InputError(f"--reference {args.reference!r} is not among the models evaluated ({', '.join(models)})")
     segments = args.segment_column

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys.cli.args import add_parallel_arguments, executor_from_args, positive_int, with_overrides
+from recsys.cli.args import add_parallel_arguments, executor_from_args, load_experiment, positive_int, with_overrides
 
 
 def add_parser(sub, name: str) -> None:
@@ -31,12 +31,11 @@ def run(args) -> int:
     from recsys.core.errors import InputError
     from recsys.core.io import check_writable, prepare_out_dir
     from recsys.core.progress import Progress
-    from recsys.experiment.config import ExperimentConfig
     from recsys.experiment.interleave import choose_arms, run_interleaving
     from recsys.jobs import interleaving_analysis, write_interleaving
     from recsys.report.text import render_interleaving
 
-    config = with_overrides(ExperimentConfig.load(args.config), args)
+    config = with_overrides(load_experiment(args.config), args)   # plugin arms found beside the file
     arms = None
     if args.arms:
         parts = [a.strip() for a in args.arms.split(",")]

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from recsys.cli import positive_int
+from recsys.cli.args import load_experiment
 from recsys.core.errors import InputError
 from recsys.world.segments import SEGMENTS
 
@@ -113,7 +114,6 @@ def resolve_users(signup_day: np.ndarray, segment: np.ndarray | None, *, user: i
 
 def run(args: argparse.Namespace) -> int:
     from recsys.cli.demo import default_config
-    from recsys.experiment.config import ExperimentConfig
     from recsys.core.io import write_json, write_text
     from recsys.core.page import Layout
     from recsys.policies import make_policy
@@ -129,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     check_output(args.out, "--out")
     if args.json is not None:
         check_output(args.json, "--json")
-    config = ExperimentConfig.load(args.config) if args.config is not None else default_config()
+    config = load_experiment(args.config) if args.config is not None else default_config()
     overrides = {k: getattr(args, k) for k in ("users", "seed") if getattr(args, k) is not None}
     if overrides:
         config = config.replace(**overrides)

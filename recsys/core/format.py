@@ -19,6 +19,26 @@ def missing(x) -> bool:
         return True
 
 
+def formatted(x, spec: str = "{:.4g}") -> str:
+    """A value in a format string of one field, e.g. ``"{:+.3f}"``."""
+    return "n/a" if missing(x) else spec.format(float(x))
+
+
+def fixed(x, decimals: int = 3) -> str:
+    """A value with a fixed number of decimals."""
+    return "n/a" if missing(x) else f"{float(x):.{decimals}f}"
+
+
+def points(x, decimals: int = 1) -> str:
+    """A difference of two fractions in percentage points: 0.031 -> '3.1'."""
+    return "n/a" if missing(x) else f"{100 * float(x):.{decimals}f}"
+
+
+def dash(text: str) -> str:
+    """A formatted value for a page: a missing one ("n/a") as an en dash."""
+    return "\u2013" if text == "n/a" else text
+
+
 def num(x, digits: int = 4) -> str:
     """A value with ``digits`` significant digits."""
     return "n/a" if missing(x) else f"{float(x):.{digits}g}"

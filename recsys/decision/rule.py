@@ -20,7 +20,7 @@ harmed) or ``harmed`` (a significant deterioration). Reasons are records
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
 import numpy as np
@@ -88,6 +88,12 @@ class Decision:
     @property
     def missing(self) -> tuple[Reason, ...]:
         return tuple(m for a in self.arms for m in a.missing)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The reasons, one row per test (arm, metric, role, test, status, estimate, interval, p, ...);
+        the trade-offs are :attr:`tradeoffs`."""
+        return pd.DataFrame([asdict(r) for r in self.reasons],
+                            columns=[f.name for f in fields(Reason)])
 
     def to_dict(self) -> dict:
         """The ``decision`` object of the analysis JSON (docs/contracts.md section 3)."""

@@ -50,6 +50,18 @@ def default_models(seed: int = 0, *, with_content: bool = True) -> dict[str, Any
     return models
 
 
+def model_by_name(name: str, *, seed: int = 0, with_content: bool = True):
+    """A built-in model of :func:`default_models` by name, or a plugin scorer ``package.module:Class``."""
+    if ":" in name:
+        from recsys.policies.plugins import plugin_scorer
+
+        return plugin_scorer(name)
+    models = default_models(seed, with_content=with_content)
+    if name not in models:
+        raise InputError(f"unknown model {name!r} (known here: {', '.join(models)}, or a plugin package.module:Class)")
+    return models[name]
+
+
 def check_interactions(df: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(df, pd.DataFrame):
         raise InputError("interactions must be a DataFrame with user and item columns")
@@ -368,6 +380,9 @@ def evaluate_models(interactions: pd.DataFrame, items: pd.DataFrame | None = Non
                 cold_items=cold_items, new_titles=new_titles, min_history=min_history)
     if models is None:
         models = default_models(seed, with_content=h.enc.items is not None)
+    from recsys.policies.plugins import as_scorer
+
+    models = {name: as_scorer(m, name) for name, m in models.items()}
     if reference is not None and reference not in models:
         raise InputError(f"reference model {reference!r} is not among the models ({', '.join(models)})")
     names = list(models)

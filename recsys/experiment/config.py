@@ -6,7 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from recsys.core.config import dump_toml, from_mapping, load_file, to_mapping
 from recsys.core.errors import InputError
@@ -16,7 +16,6 @@ from recsys.stats.roles import STRATEGIC_EXPOSURE, Levels, Roles
 from recsys.world.config import WorldConfig
 from recsys.world.segments import SEGMENTS
 
-POLICIES = ("random", "popularity", "cf", "content", "hybrid", "oracle")
 CORRECTIONS = ("holm", "bh", "none")
 #: how the warm-up logger draws an explored slot's title (recsys.policies.reference.GenreRowsPolicy)
 EXPLORE_DRAWS = ("unseen", "uniform")
@@ -80,7 +79,10 @@ class ExperimentConfig:
         return Levels(alpha=self.alpha, guardrail_alpha=d.guardrail_alpha, deterioration_alpha=d.deterioration_alpha,
                       quality_alpha=d.quality_alpha, correction=self.correction)
 
-    def validate(self) -> "ExperimentConfig":
+    def validate(self, objects: Collection[str] = ()) -> "ExperimentConfig":
+        """Check every field (InputError naming the first bad one). ``objects``: the arms whose
+        policy is given as a Python object (:func:`recsys.api.run_experiment`), whose policy
+        names are only a record and whose parameters the object's wrapper checks."""
         if self.users < 2:
             raise InputError(f"experiment.users must be at least 2, got {self.users}")
         if self.days < 1:
@@ -106,11 +108,16 @@ class ExperimentConfig:
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise InputError(f"arm names must be unique, got {names}")
+        from recsys.policies.registry import POLICIES
+
         for a in self.arms:
-            if a.policy not in POLICIES:
-                raise InputError(f"arm {a.name!r}: unknown policy {a.policy!r} (known: {', '.join(POLICIES)})")
             if not 0.0 <= a.share <= 1.0:
                 raise InputError(f"arm {a.name!r}: share must be in [0, 1], got {a.share}")
+            if a.name in objects:
+                continue
+            if a.policy not in POLICIES and ":" not in a.policy:
+                raise InputError(f"arm {a.name!r}: unknown policy {a.policy!r} (known: {', '.join(POLICIES)}, "
+                                 "or a plugin package.module:ClassName)")
             _check_params(a)
         total = sum(a.share for a in self.arms)
         if not math.isclose(total, 1.0, abs_tol=1e-6):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -92,25 +93,29 @@ def credit_table(logs: Logs, user_ids: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def interleaved_policy(config: ExperimentConfig, world, first: str, second: str) -> TeamDraftInterleaving:
-    """The two arms' policies (built as the A/B would) merged by team draft."""
-    policies = dict(zip(config.arm_names, build_policies(config, world)))
+def interleaved_policy(config: ExperimentConfig, world, first: str, second: str,
+                       objects: Mapping[str, Any] | None = None) -> TeamDraftInterleaving:
+    """The two arms' policies (built as the A/B would, plugins and ``objects`` included) merged by
+    team draft."""
+    policies = dict(zip(config.arm_names, build_policies(config, world, objects)))
     rands = tuple(KeyedRandom.from_seed(config.seed, "policy", a) for a in (first, second))
     return TeamDraftInterleaving(policies[first], policies[second], rands=rands)
 
 
 def run_interleaving(config: ExperimentConfig, arms: tuple[str, str] | None = None, *,
-                     executor: Executor | None = None, progress: Progress | None = None) -> InterleavingResult:
+                     executor: Executor | None = None, progress: Progress | None = None,
+                     objects: Mapping[str, Any] | None = None) -> InterleavingResult:
     """Run ``config``'s world, warm-up and experiment days with every user of the experiment
     shown the team-draft merge of two of its arms (see :func:`choose_arms`); the per-user table
-    with each ranker's credit. Results do not depend on ``executor``."""
-    config = config.validate()
+    with each ranker's credit. Results do not depend on ``executor``. ``objects``: arm name -> a
+    policy or scorer object standing for that arm, as in :func:`recsys.experiment.runner.run_experiment`."""
+    config = config.validate(objects=tuple(objects or ()))
     first, second = choose_arms(config, arms)
     world = build_world(config.world, config.seed)
     sim = Simulation(world, config.seed, executor=executor, progress=progress or SILENT)
     try:
         warm, arm = prepare(config, world, sim)
-        policy = interleaved_policy(config, world, first, second)
+        policy = interleaved_policy(config, world, first, second, objects)
         return simulate_interleaving(config, world, sim, warm, arm, policy, first, second)
     finally:
         sim.close()

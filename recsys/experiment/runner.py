@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from recsys.experiment.assign import assign
 from recsys.experiment.config import ExperimentConfig
+from recsys.core.errors import InputError
 from recsys.policies import make_policy
+from recsys.policies.plugins import object_policy
 from recsys.policies.base import Policy
 from recsys.core.progress import SILENT, Progress
 from recsys.core.rng import KeyedRandom
@@ -41,31 +44,54 @@ class ExperimentResult:
     shards: list = None        # the simulator's shard states at the end (previews read their observable part)
 
 
-def build_policies(config: ExperimentConfig, world: World) -> list[Policy]:
-    return [make_policy(a.policy, dict(a.params), seed=config.seed, world=world) for a in config.arms]
+def build_policies(config: ExperimentConfig, world: World, objects: Mapping[str, Any] | None = None) -> list[Policy]:
+    """Each arm's policy: by name from the registry, or from the object given for it (``objects``)."""
+    objects = objects or {}
+    out = []
+    for a in config.arms:
+        try:
+            if a.name in objects:
+                out.append(object_policy(objects[a.name], a.params, name=a.name))
+            else:
+                out.append(make_policy(a.policy, dict(a.params), seed=config.seed, world=world))
+        except InputError as exc:
+            raise InputError(f"arm {a.name!r}: {exc}") from None
+    return out
 
 
 def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: Progress | None = None,
-                   keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
+                   keep_impressions: bool = True, store: RunStore | None = None,
+                   objects: Mapping[str, Any] | None = None) -> ExperimentResult:
     """Run ``config`` end to end; shards on ``executor``; logs streamed to ``store`` if given.
 
     With a ``store`` that holds part of an earlier run of the same config, the run resumes
-    (see :class:`~recsys.simulate.store.RunStore`) and gives the same result.
+    (see :class:`~recsys.simulate.store.RunStore`) and gives the same result. ``objects``:
+    arm name -> a policy or scorer object standing for that arm's policy
+    (:func:`recsys.policies.plugins.object_policy`).
     """
-    config = config.validate()
+    config = config.validate(objects=tuple(objects or ()))
     world = build_world(config.world, config.seed)
     sim = Simulation(world, config.seed, executor=executor, progress=progress or SILENT)
     try:
-        return _run(config, world, sim, keep_impressions, store)
+        return _run(config, world, sim, keep_impressions, store, objects)
     finally:
         sim.close()
 
 
+def _fit(arm: str, policy: Policy, logs: Logs, world: World, *, day: int) -> None:
+    """Fit one arm's policy; a fit that fails on the input names the arm."""
+    try:
+        policy.fit(logs, world.catalog, day=day, n_users=world.n_users)
+    except InputError as exc:
+        raise InputError(f"arm {arm!r}: {exc}") from None
+
+
 def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
-         store: RunStore | None) -> ExperimentResult:
+         store: RunStore | None, objects: Mapping[str, Any] | None = None) -> ExperimentResult:
     warm, arm = prepare(config, world, sim, store)
-    policies = build_policies(config, world)
-    fit_policies(policies, warm, world, sim, ", ".join(dict.fromkeys(a.policy for a in config.arms)))
+    policies = build_policies(config, world, objects)
+    fit_policies(policies, warm, world, sim, ", ".join(dict.fromkeys(a.policy for a in config.arms)),
+                 names=config.arm_names)
     rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
     return simulate_arms(config, world, sim, warm, arm, policies, rands, config.arm_names,
                          keep_impressions=keep_impressions, store=store)
@@ -88,12 +114,14 @@ def prepare(config: ExperimentConfig, world: World, sim: Simulation, store: RunS
     return warm, arm
 
 
-def fit_policies(policies: list[Policy], warm: WarmupResult, world: World, sim: Simulation, label: str) -> None:
-    """Fit every policy on the warm-up's observable logs, as of day 0."""
+def fit_policies(policies: list[Policy], warm: WarmupResult, world: World, sim: Simulation, label: str, *,
+                 names: list[str] | None = None) -> None:
+    """Fit every policy on the warm-up's observable logs, as of day 0; a fit that fails on the
+    input names its arm (``names``, default the label)."""
     train_logs = warm.logs.observed()
     with sim.progress.stage("fit " + label):
-        for p in policies:
-            p.fit(train_logs, world.catalog, day=0, n_users=world.n_users)
+        for name, p in zip(names or [label] * len(policies), policies):
+            _fit(name, p, train_logs, world, day=0)
 
 
 def simulate_arms(config: ExperimentConfig, world: World, sim: Simulation, warm: WarmupResult, arm: np.ndarray,
@@ -113,8 +141,8 @@ def simulate_arms(config: ExperimentConfig, world: World, sim: Simulation, warm:
                 mine = arm_rows(Logs(logs.plays, logs.sessions, None), arm, a)
                 own_logs[a].append(mine)
                 if (day + 1) % config.retrain_every == 0 and day + 1 < config.days:
-                    p.fit(Logs.concat([train_logs, *own_logs[a]]).observed(), world.catalog,
-                          day=day + 1, n_users=world.n_users)
+                    _fit(names[a], p, Logs.concat([train_logs, *own_logs[a]]).observed(), world,
+                         day=day + 1)
 
     sim.progress.begin("experiment day", config.days)
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,

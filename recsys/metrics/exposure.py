@@ -124,3 +124,21 @@ def genre_shares(plays: pd.DataFrame, users: pd.DataFrame, genres: sp.spmatrix, 
     cols = list(names) if names is not None else [f"genre_{j}" for j in range(G.shape[1])]
     index = pd.MultiIndex.from_tuples(list(labels), names=by) if len(labels) else None
     return pd.DataFrame(M, columns=cols, index=index).sort_index().reset_index()
+
+
+def strategic_records(summary: pd.DataFrame, names, control: str) -> list[dict]:
+    """The catalog-level strategic metrics named in ``names`` (coverage, long_tail_share,
+    homogenization) per treatment arm beside the control, from an arm summary indexed by arm.
+    Descriptive: one figure per arm, no interval, and they never decide."""
+    out = []
+    for metric in names:
+        if metric not in summary:
+            continue
+        c = float(summary.at[control, metric])
+        for arm in summary.index:
+            if arm == control:
+                continue
+            t = float(summary.at[arm, metric])
+            out.append({"metric": metric, "arm": str(arm), "control": c, "treatment": t, "diff": t - c,
+                        "rel_diff": (t - c) / c if c else float("nan")})
+    return out

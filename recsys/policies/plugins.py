@@ -20,6 +20,7 @@ line naming the cause.
 
 from __future__ import annotations
 
+import copy
 import importlib
 import inspect
 import os
@@ -53,26 +54,32 @@ def load_class(spec: str) -> tuple[type, str | None]:
     module_name, sep, class_name = spec.partition(":")
     if not sep or not module_name or not class_name or not all(p.isidentifier() for p in module_name.split(".")) \
             or not class_name.isidentifier():
-        raise InputError(f"policy {spec!r}: a plugin is named package.module:ClassName")
+        raise InputError(f"plugin {spec!r}: a plugin is named package.module:ClassName")
     for directory in (*SEARCH_PATH, os.getcwd()):
         _ensure_path(directory)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise InputError(f"policy {spec!r}: cannot import {module_name} ({exc})") from None
+        raise InputError(f"plugin {spec!r}: cannot import {module_name} ({exc})") from None
     except Exception as exc:  # noqa: BLE001 - the user's module failed while importing
-        raise InputError(f"policy {spec!r}: importing {module_name} failed: {type(exc).__name__}: "
+        raise InputError(f"plugin {spec!r}: importing {module_name} failed: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
     obj = getattr(module, class_name, None)
     if obj is None:
-        raise InputError(f"policy {spec!r}: module {module_name} has no {class_name}")
+        raise InputError(f"plugin {spec!r}: module {module_name} has no {class_name}")
     if not inspect.isclass(obj):
-        raise InputError(f"policy {spec!r}: {class_name} is not a class")
+        raise InputError(f"plugin {spec!r}: {class_name} is not a class")
+    return obj, module_root(obj)
+
+
+def module_root(cls: type) -> str | None:
+    """The directory a class's top-level package was imported from (None for built-in or
+    interactively defined classes): what a worker puts on its path to import the class."""
+    module = sys.modules.get(cls.__module__)
     origin = getattr(module, "__file__", None)
-    root = None
-    if origin is not None:
-        root = str(Path(origin).resolve().parents[len(module_name.split(".")) - 1])
-    return obj, root
+    if origin is None or cls.__module__ == "__main__":
+        return str(Path(origin).resolve().parent) if origin is not None else None
+    return str(Path(origin).resolve().parents[len(cls.__module__.split(".")) - 1])
 
 
 def contract(cls: type) -> str:
@@ -90,10 +97,10 @@ def _construct(spec: str, cls: type, params: Mapping[str, Any]):
     try:
         return cls(**params)
     except TypeError as exc:
-        raise InputError(f"policy {spec!r}: cannot construct {cls.__name__} with parameters "
+        raise InputError(f"plugin {spec!r}: cannot construct {cls.__name__} with parameters "
                          f"{sorted(params)}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - the user's constructor failed
-        raise InputError(f"policy {spec!r}: {cls.__name__}(...) failed: {type(exc).__name__}: "
+        raise InputError(f"plugin {spec!r}: {cls.__name__}(...) failed: {type(exc).__name__}: "
                          f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
 
 
@@ -121,20 +128,24 @@ class PluginScorer(_Portable, Scorer):
     return, answers ``score(users, X, items=...)`` and ``n_items_`` for the top-n selection, and
     pickles by import path (see the module docstring)."""
 
-    def __init__(self, spec: str = "", params: Mapping[str, Any] | None = None):
+    def __init__(self, spec: str = "", params: Mapping[str, Any] | None = None, model=None):
         self.spec = spec
         self.params = params
+        self.model = model
 
     def fit(self, X: sp.csr_matrix, items: pd.DataFrame | None = None) -> "PluginScorer":
-        cls, self.root = load_class(self.spec)
-        model = _construct(self.spec, cls, dict(self.params or {}))
+        if self.model is not None:   # an object given from Python: a fresh copy is fitted each time
+            model, self.root = copy.deepcopy(self.model), module_root(type(self.model))
+        else:
+            cls, self.root = load_class(self.spec)
+            model = _construct(self.spec, cls, dict(self.params or {}))
         try:
             out = model.fit(X, items)
         except Exception as exc:  # noqa: BLE001 - the user's fit failed: one line, the cause
-            raise InputError(f"policy {self.spec!r}: fit failed: {type(exc).__name__}: "
+            raise InputError(f"plugin {self.spec!r}: fit failed: {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         if out is not model:
-            raise InputError(f"policy {self.spec!r}: fit must return self, got {type(out).__name__}")
+            raise InputError(f"plugin {self.spec!r}: fit must return self, got {type(out).__name__}")
         self.model_ = model
         self.n_users_, self.n_items_ = X.shape
         return self
@@ -144,12 +155,34 @@ class PluginScorer(_Portable, Scorer):
         try:
             block = np.asarray(self.model_.score(users, X), dtype=np.float32)
         except Exception as exc:  # noqa: BLE001 - the user's score failed: one line, the cause
-            raise InputError(f"policy {self.spec!r}: score failed: {type(exc).__name__}: "
+            raise InputError(f"plugin {self.spec!r}: score failed: {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         if block.shape != (len(users), self.n_items_):
-            raise InputError(f"policy {self.spec!r}: score must return a dense (users x titles) block of shape "
+            raise InputError(f"plugin {self.spec!r}: score must return a dense (users x titles) block of shape "
                              f"({len(users)}, {self.n_items_}), got {block.shape}")
         return block if items is None else block[:, np.asarray(items)]
+
+
+def plugin_scorer(spec: str, params: Mapping[str, Any] | None = None) -> PluginScorer:
+    """A plugin scorer for offline evaluation: the class must follow the scorer contract and
+    accept ``params`` (checked now, so a bad plugin fails before any work)."""
+    cls, _ = load_class(spec)
+    if contract(cls) != "scorer":
+        raise InputError(f"model {spec!r}: offline evaluation needs a scorer (fit and score), "
+                         f"{cls.__name__} is a page policy")
+    _construct(spec, cls, dict(params or {}))
+    return PluginScorer(spec, dict(params or {}))
+
+
+def as_scorer(obj, name: str = "model"):
+    """An object for offline evaluation: the project's scorers and pipelines as they are, any other
+    object with ``fit`` and ``score`` wrapped in :class:`PluginScorer`; InputError otherwise."""
+    if callable(getattr(obj, "recommend", None)) and callable(getattr(obj, "fit", None)):
+        return obj
+    if inspect.isclass(obj) or not (callable(getattr(obj, "fit", None)) and callable(getattr(obj, "score", None))):
+        raise InputError(f"model {name!r}: expected an object with fit(X, items) and score(users, X), got "
+                         f"{obj.__name__ if inspect.isclass(obj) else type(obj).__name__}")
+    return PluginScorer(spec_of(obj), model=obj)
 
 
 def plugin_policy(spec: str, params: Mapping[str, Any], *, seed: int = 0):
@@ -180,15 +213,58 @@ class PluginPolicy(_Portable, Policy):
         try:
             self.inner.fit(logs, catalog, day=day, n_users=n_users)
         except Exception as exc:  # noqa: BLE001 - the user's fit failed: one line, the cause
-            raise InputError(f"policy {self.spec!r}: fit failed: {type(exc).__name__}: "
+            raise InputError(f"plugin {self.spec!r}: fit failed: {type(exc).__name__}: "
                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         return self
 
     def pages(self, ctx, layout, rand):
-        page = self.inner.pages(ctx, layout, rand)
+        try:
+            page = self.inner.pages(ctx, layout, rand)
+        except Exception as exc:  # noqa: BLE001 - the user's pages failed: one line, the cause
+            raise InputError(f"plugin {self.spec!r}: pages failed: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         if not isinstance(page, Page) or page.titles.shape != (len(ctx), layout.rows, layout.row_length):
-            raise InputError(f"policy {self.spec!r}: pages must return a Page of shape "
+            raise InputError(f"plugin {self.spec!r}: pages must return a Page of shape "
                              f"({len(ctx)}, {layout.rows}, {layout.row_length})")
         if (page.artwork[page.titles >= 0] < 0).all():
             page = self.add_artwork(page, ctx, rand)
         return page
+
+
+def spec_of(obj) -> str:
+    """``package.module:ClassName`` of an object's class (what a run's config.toml records)."""
+    cls = type(obj)
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def object_policy(obj, params: Mapping[str, Any] | None = None, *, name: str | None = None) -> Policy:
+    """The arm of an object given from Python: a :class:`~recsys.policies.base.Policy` as it is,
+    a whole-page policy object (``fit`` and ``pages``) wrapped like a plugin, or a scorer
+    (``fit`` and ``score``) under a recommender with the page-level ``params`` (``diversity``,
+    ``rows``, ``artwork``, ...). The object is copied, so the caller's stays unfitted."""
+    params = dict(params or {})
+    art = params.pop("artwork", "fixed")
+    if not isinstance(art, str):
+        raise InputError(f"policy parameter artwork must be a name, got {art!r}")
+    spec = spec_of(obj)
+    own = obj.get_params(deep=False) if callable(getattr(obj, "get_params", None)) and not inspect.isclass(obj) else {}
+    for key in [k for k in params if k in own and k not in PAGE_PARAMS]:   # a record of the object's parameters
+        if params.pop(key) != own[key]:
+            raise InputError(f"plugin {spec!r}: parameter {key} differs from the object's own ({own[key]!r})")
+    if isinstance(obj, Policy):
+        if params:
+            raise InputError(f"plugin {spec!r}: a Policy object takes no arm parameters (got {sorted(params)})")
+        return copy.deepcopy(obj)
+    if inspect.isclass(obj):
+        raise InputError(f"plugin {spec!r}: give an instance (or the class's path as a string), not a class")
+    kind = contract(type(obj))
+    if kind == "policy":
+        if params:
+            raise InputError(f"plugin {spec!r}: a page policy takes no arm parameters here (got {sorted(params)})")
+        return PluginPolicy(spec, module_root(type(obj)), copy.deepcopy(obj), make_artwork(art))
+    unknown = sorted(set(params) - set(PAGE_PARAMS))
+    if unknown:
+        raise InputError(f"unknown page parameter {unknown[0]!r} for a scorer object (known: {', '.join(PAGE_PARAMS)}; "
+                         "the model's own parameters go to its constructor)")
+    scorer = copy.deepcopy(obj) if isinstance(obj, Scorer) else PluginScorer(spec, model=obj)
+    return recommender(scorer, {**PAGE_PARAMS, **params}, make_artwork(art), name=name or spec)

@@ -16,6 +16,7 @@ from dataclasses import fields
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from recsys.core.format import points, pvalue
 from recsys.stats.proportions import ArtworkTestResult
 
 _COLOURS = {"A": "#7a8ba6", "B": "#e07a3f"}
@@ -142,14 +143,6 @@ def _about(n: float) -> int:
     return int(math.ceil(n / step) * step)
 
 
-def _pts(x: float) -> str:
-    return f"{x * 100:.1f}"
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
 def recommendation(res: ArtworkTestResult) -> str:
     """A paragraph for a product analyst: which artwork, and how sure; or how many more users."""
     return _recommend(**{f.name: getattr(res, f.name) for f in fields(res)})
@@ -164,15 +157,15 @@ def _recommend(*, ctr_a, ctr_b, diff, ci_low, ci_high, p_value, alpha, power, si
         if winner == "B":
             rel = f" ({diff / ctr_a:+.0%} relative)" if ctr_a > 0 else ""
             return (f"Use artwork B. {ctr_b:.1%} of users shown B clicked, against {ctr_a:.1%} for A: "
-                    f"{_pts(diff)} percentage points more{rel}. We are {sure} this is not chance "
-                    f"({_p(p_value)}): with {level} confidence B's true click-through rate is between "
-                    f"{_pts(ci_low)} and {_pts(ci_high)} points higher.")
+                    f"{points(diff)} percentage points more{rel}. We are {sure} this is not chance "
+                    f"(p = {pvalue(p_value)}): with {level} confidence B's true click-through rate is between "
+                    f"{points(ci_low)} and {points(ci_high)} points higher.")
         return (f"Keep artwork A. {ctr_a:.1%} of users shown A clicked, against {ctr_b:.1%} for B: "
-                f"B is {_pts(-diff)} percentage points worse. We are {sure} this is not chance "
-                f"({_p(p_value)}): with {level} confidence B's true click-through rate is between "
-                f"{_pts(-ci_high)} and {_pts(-ci_low)} points lower.")
+                f"B is {points(-diff)} percentage points worse. We are {sure} this is not chance "
+                f"(p = {pvalue(p_value)}): with {level} confidence B's true click-through rate is between "
+                f"{points(-ci_high)} and {points(-ci_low)} points lower.")
     head = (f"Not significant: A {ctr_a:.1%} vs B {ctr_b:.1%} (difference {diff * 100:+.1f} points, "
-            f"{level} interval {ci_low * 100:+.1f} to {ci_high * 100:+.1f}, {_p(p_value)}); with this many users a "
+            f"{level} interval {ci_low * 100:+.1f} to {ci_high * 100:+.1f}, p = {pvalue(p_value)}); with this many users a "
             f"difference like this could well be chance, so neither artwork has shown it is better.")
     if planning is None:
         return (head + " No planning effect was given, so the users needed are not computed (a figure from "

@@ -18,7 +18,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from recsys.core.format import count, interval, level, missing, num, one_sided_level, pct, pvalue, signed
+from recsys.core.format import count, dash, interval, level, missing, num, one_sided_level, pct, pvalue, signed
 from recsys.report import charts
 from recsys.report.reasons import reason_text, verdict_text
 
@@ -78,12 +78,8 @@ def _e(x) -> str:
     return html.escape(str(x))
 
 
-def _dash(text: str) -> str:
-    return "–" if text == "n/a" else text
-
-
 def _share(x, digits: int = 1) -> str:
-    return _dash(pct(x, digits, sign=False))
+    return dash(pct(x, digits, sign=False))
 
 
 def _by_se(*se):
@@ -204,22 +200,22 @@ def section_tradeoffs(a: dict) -> str:
         body.append(
             f"<tr><td>{_e(t['metric'])}<span class='role'>{_e(role)} · {_e(t['good_direction'])} is better"
             f"{' · ' + _e(t['arm']) if len(a['arms']) > 2 else ''}</span></td>"
-            f"<td class='num'>{_dash(num(r['control']))}</td><td class='num'>{_dash(num(r['treatment']))}</td>"
+            f"<td class='num'>{dash(num(r['control']))}</td><td class='num'>{dash(num(r['treatment']))}</td>"
             f"<td class='num'>{fx(r['diff'])}<span class='role'>{interval(r['ci_low'], r['ci_high'], fx)}</span></td>"
-            f"<td class='num'>{_dash(pct(r['rel_lift']))}<span class='role'>"
+            f"<td class='num'>{dash(pct(r['rel_lift']))}<span class='role'>"
             f"{interval(r['rel_ci_low'], r['rel_ci_high'])}</span></td>"
-            f"<td class='num'>{_dash(pvalue(r['p_adjusted']))}<span class='role'>{_e(p_label)}</span></td>"
+            f"<td class='num'>{dash(pvalue(r['p_adjusted']))}<span class='role'>{_e(p_label)}</span></td>"
             f"<td>{status}</td><td class='l small muted'>{_e(r['method'])}</td></tr>")
     bayes = [r for r in a["results"] if r["segment"] == "all" and r.get("bayes")]
     btable = ""
     if bayes:
         prior = (a.get("analysis_options") or {}).get("prior")
         rows_b = "".join(
-            f"<tr><td>{_e(r['metric'])}</td><td class='num'>{_dash(pct(r['bayes']['rel_lift']))}<span class='role'>"
+            f"<tr><td>{_e(r['metric'])}</td><td class='num'>{dash(pct(r['bayes']['rel_lift']))}<span class='role'>"
             f"{interval(r['bayes']['rel_ci_low'], r['bayes']['rel_ci_high'])}</span></td>"
             f"<td class='num'>{r['bayes']['chance_to_win']:.1%}</td>"
-            f"<td class='num'>{_dash(pct(r['bayes']['risk_treatment'], 3, sign=False))}</td>"
-            f"<td class='num'>{_dash(pct(r['bayes']['risk_control'], 3, sign=False))}</td></tr>" for r in bayes)
+            f"<td class='num'>{dash(pct(r['bayes']['risk_treatment'], 3, sign=False))}</td>"
+            f"<td class='num'>{dash(pct(r['bayes']['risk_control'], 3, sign=False))}</td></tr>" for r in bayes)
         btable = ("<h3 id='bayes'>Bayesian readout</h3><p class='muted small'>GrowthBook's model: a normal posterior of "
                   "the lift, prior " + (f"N({prior['mean']:g}, {prior['sd']:g}²) on the {_e(prior['scale'])} lift"
                                         if prior else "flat") + f"; {lvl} credible intervals; risk is the expected "
@@ -241,7 +237,24 @@ def section_tradeoffs(a: dict) -> str:
             "(Benjamini-Hochberg q-values) and never decide.</p>"
             f"<table><tr><th>metric</th><th>control</th><th>treatment</th><th>absolute [{lvl}]</th>"
             f"<th>relative [{lvl}]</th><th>p</th><th>status</th><th class='l'>test</th></tr>{''.join(body)}"
-            f"</table>{caps}{btable}</section>")
+            f"</table>{_strategic_table(a)}{caps}{btable}</section>")
+
+
+def _strategic_table(a: dict) -> str:
+    """The catalog-level strategic metrics the file named (descriptive, one figure per arm)."""
+    recs = a.get("strategic") or []
+    if not recs:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(r['metric'])}{'<span class=role>' + _e(r['arm']) + '</span>' if len(a['arms']) > 2 else ''}"
+        f"</td><td class='num'>{dash(num(r['control']))}</td><td class='num'>{dash(num(r['treatment']))}</td>"
+        f"<td class='num'>{dash(signed(r['diff']))}</td><td class='num'>{dash(pct(r['rel_diff']))}</td></tr>"
+        for r in recs)
+    return ("<h3 id='strategic'>Strategic catalog metrics</h3><p class='muted small'>Measured on the catalog "
+            "rather than per user (coverage of titles played, the long tail's share of plays, homogenisation "
+            "of what users watch): one figure per arm, descriptive, no interval; they never decide.</p>"
+            "<table><tr><th>metric</th><th>control</th><th>treatment</th><th>difference</th><th>relative</th></tr>"
+            f"{rows}</table>")
 
 
 def section_lifts(a: dict) -> str:
@@ -270,8 +283,8 @@ def section_lifts(a: dict) -> str:
     het = a.get("heterogeneity") or []
     if het:
         rows = "".join(f"<tr><td>{_e(h['metric'])}</td><td class='l'>{_e(h['arm'])}</td>"
-                       f"<td class='num'>{_dash(num(h['q'], 3))}</td><td class='num'>{h['df']}</td>"
-                       f"<td class='num'>{_dash(pvalue(h['p_value']))}</td>"
+                       f"<td class='num'>{dash(num(h['q'], 3))}</td><td class='num'>{h['df']}</td>"
+                       f"<td class='num'>{dash(pvalue(h['p_value']))}</td>"
                        f"<td class='num'>{_share(h['i2'], 0)}</td><td>{'yes' if h.get('differs') else 'no'}</td></tr>"
                        for h in het)
         out.append("<h3>Does the effect differ across segments?</h3><table><tr><th>metric</th><th class='l'>arm</th>"
@@ -295,9 +308,9 @@ def section_survival(a: dict) -> str:
         f"<td class='num'>{t['events_control']:,} / {t['n_control']:,}</td>"
         f"<td class='num'>{t['events_treatment']:,} / {t['n_treatment']:,}</td>"
         f"<td class='num'>{_share(t['churn_control'], 2)}</td><td class='num'>{_share(t['churn_treatment'], 2)}</td>"
-        f"<td class='num'>{_dash(num(t['hr'], 3))}<span class='role'>"
-        f"{interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: _dash(num(x, 3)))}</span></td>"
-        f"<td class='num'>{_dash(pvalue(t['p_value']))}</td><td class='num'>{_dash(pvalue(t['logrank_p']))}</td></tr>"
+        f"<td class='num'>{dash(num(t['hr'], 3))}<span class='role'>"
+        f"{interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: dash(num(x, 3)))}</span></td>"
+        f"<td class='num'>{dash(pvalue(t['p_value']))}</td><td class='num'>{dash(pvalue(t['logrank_p']))}</td></tr>"
         for t in sv.get("tests", []))
     return ("<section id='survival'><h2>Retention: time to churn</h2>" + fig
             + "<table><tr><th>segment</th><th class='l'>arm</th><th>churned / users (control)</th>"
@@ -326,11 +339,11 @@ def section_decay(a: dict) -> str:
                   "the whole late window. The late lift is the steady-state estimate.")
     rows = "".join(
         f"<tr><td>{_e(t['metric'])}</td><td class='l'>{_e(t['arm'])}</td>"
-        f"<td class='num'>{_dash(pct(t['early']['rel_lift']))}<span class='role'>"
+        f"<td class='num'>{dash(pct(t['early']['rel_lift']))}<span class='role'>"
         f"{interval(t['early']['rel_ci_low'], t['early']['rel_ci_high'])}</span></td>"
-        f"<td class='num'>{_dash(pct(t['late']['rel_lift']))}<span class='role'>"
+        f"<td class='num'>{dash(pct(t['late']['rel_lift']))}<span class='role'>"
         f"{interval(t['late']['rel_ci_low'], t['late']['rel_ci_high'])}</span></td>"
-        f"<td class='num'>{_dash(pvalue(t['p_value']))}</td>"
+        f"<td class='num'>{dash(pvalue(t['p_value']))}</td>"
         f"<td>{_badge(t['status'], {'decaying': 'harmed', 'growing': 'better'}.get(t['status'], 'none'))}</td>"
         f"<td class='num'>{t['cohort_users']:,}</td></tr>" for t in tests)
     comp = dc.get("completion_decay") or []
@@ -338,11 +351,11 @@ def section_decay(a: dict) -> str:
     if comp:
         crow = "".join(
             f"<tr><td class='l'>{_e(c['arm'])}</td>"
-            f"<td class='num'>{_dash(pct(c['control']['estimate']))}<span class='role'>"
+            f"<td class='num'>{dash(pct(c['control']['estimate']))}<span class='role'>"
             f"{interval(c['control']['ci_low'], c['control']['ci_high'])}</span></td>"
-            f"<td class='num'>{_dash(pct(c['treatment']['estimate']))}<span class='role'>"
+            f"<td class='num'>{dash(pct(c['treatment']['estimate']))}<span class='role'>"
             f"{interval(c['treatment']['ci_low'], c['treatment']['ci_high'])}</span></td>"
-            f"<td class='num'>{_dash(pvalue(c['p_value']))}</td></tr>" for c in comp)
+            f"<td class='num'>{dash(pvalue(c['p_value']))}</td></tr>" for c in comp)
         comp_html = ("<h3>Completion decay</h3><p class='small muted'>The change in completion rate from the early "
                      "to the late window within each arm (how much less of what users start they finish as the "
                      "novelty wears off), and the test that the two arms' changes are equal.</p>"
@@ -365,7 +378,7 @@ def section_longterm(a: dict) -> str:
     if not sg:
         return ""
     lvl = level(a["alpha"])
-    rows = "".join(f"<tr><td class='l'>{_e(p['arm'])}</td><td class='num'>{_dash(pct(p['estimate']))}<span "
+    rows = "".join(f"<tr><td class='l'>{_e(p['arm'])}</td><td class='num'>{dash(pct(p['estimate']))}<span "
                    f"class='role'>{interval(p['ci_low'], p['ci_high'])}</span></td>"
                    f"<td class='num'>{p['se_sampling']:.3f}</td><td class='num'>{p['se_model']:.3f}</td></tr>"
                    for p in sg["predictions"])
@@ -387,8 +400,8 @@ def section_daily(ev) -> str:
            "Right: share of each arm's users still subscribed at the end of each day, among the "
            + ", ".join(f"{n:,} {_e(a)}" for a, n in at_risk.items()) + " users not lapsed before day 0. " + _e(note))
     counts = ["users", "active_users", "sessions", "impressions", "clicks", "plays"]
-    fmt = {**{c: "{:,}".format for c in counts}, "day": str, "ctr": lambda x: _dash(num(x)),
-           "watch_minutes": lambda x: f"{x:,.0f}", "watch_min_per_active_user": lambda x: _dash(num(x))}
+    fmt = {**{c: "{:,}".format for c in counts}, "day": str, "ctr": lambda x: dash(num(x)),
+           "watch_minutes": lambda x: f"{x:,.0f}", "watch_min_per_active_user": lambda x: dash(num(x))}
     cols = ["arm", "day", *counts[:5], "ctr", "plays", "watch_minutes", "watch_min_per_active_user"]
     return ("<section id='daily'><h2>Day by day</h2>"
             + _figure("daily", charts.daily_panels(ev.daily, ev.survival, ev.arms), "daily curves per arm", cap)
@@ -466,7 +479,7 @@ def section_samples(a: dict) -> str:
     if a.get("samples"):
         df = pd.DataFrame(a["samples"])
         fmt = {c: "{:,}".format for c in arms}
-        fmt.update({"users": "{:,}".format, "srm_p": lambda x: _dash(pvalue(x)),
+        fmt.update({"users": "{:,}".format, "srm_p": lambda x: dash(pvalue(x)),
                     "srm_ok": lambda x: "ok" if x else "MISMATCH"})
         table = (_frame_table(df, fmt, {"srm_p": "SRM p", "srm_ok": "SRM"})
                  + "<p class='small muted'>Per-segment rows repeat the check within each segment (segment fixed at "
@@ -484,7 +497,7 @@ def section_offline(ev) -> str:
         return (f"<section id='offline'><h2>Offline metrics</h2><p class='muted'>Not computed: "
                 f"{_e(ev.offline_note)}.</p></section>")
     df = ev.offline[["arm", "ndcg", "precision", "recall", "map", "coverage", "ild", "novelty", "longtail"]]
-    f3 = lambda x: _dash(num(x, 3))  # noqa: E731
+    f3 = lambda x: dash(num(x, 3))  # noqa: E731
     return ("<section id='offline'><h2>Offline metrics of the arms' models</h2>"
             + _frame_table(df, {c: f3 for c in df.columns if c != "arm"},
                            {"ndcg": "NDCG@10", "precision": "precision@10", "recall": "recall@10", "map": "MAP@10",
@@ -503,7 +516,7 @@ def section_exposure(ev) -> str:
                 "Left: how each arm's plays spread over genres. Right: long-tail share (plays of titles outside the "
                 "20% most played in the warm-up) and coverage (share of the catalog played at least once).")
     tab = _frame_table(ev.exposure, {"users": "{:,}".format, "plays": "{:,}".format, "coverage": _share,
-                                     "long_tail_share": _share, "homogenization": lambda x: _dash(num(x, 3))},
+                                     "long_tail_share": _share, "homogenization": lambda x: dash(num(x, 3))},
                        {"long_tail_share": "long-tail share", "homogenization": "homogenisation"})
     return ("<section id='exposure'><h2>Catalog exposure: who gets seen</h2>" + tab + f
             + "<p class='small muted'>Fairness of exposure: a recommender that concentrates plays on few titles "
@@ -646,7 +659,7 @@ def render_job_report(job, evidence) -> str:
     from recsys.report.preview import segment_fragments
 
     cfg = job.result.config
-    a = job.analysis
+    a = job.json
     ev = evidence
     previews = segment_fragments(job.result.world.catalog, ev.homepages) if ev.homepages else None
     sub = (f"{a.get('n_users', 0):,} users assigned (of {cfg.users:,} in the world; users whose account lapsed during "

@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from recsys.core.format import dash, fixed
 from recsys.core.page import ROW_KINDS, Explanation, Page
 from recsys.report.posters import poster_svg
 from recsys.world.catalog import KIND_NAMES, Catalog
@@ -86,8 +87,8 @@ def title_facts(catalog: Catalog, t: int) -> tuple[str, str]:
     return f"{kind.capitalize()} \u00b7 {year} \u00b7 {length}", genres
 
 
-def _fmt(x) -> str:
-    return "\u2013" if x is None or not np.isfinite(x) else f"{x:.3f}"
+def _fixed(x) -> str:
+    return dash(fixed(x, 3))
 
 
 def slot_explanation(catalog: Catalog, page: Page, i: int, r: int, k: int,
@@ -98,7 +99,7 @@ def slot_explanation(catalog: Catalog, page: Page, i: int, r: int, k: int,
     lines = []
     score = explanation.score if explanation is not None and explanation.score is not None else page.score
     if score is not None:
-        lines.append(("score", _fmt(float(score[i, r, k]))))
+        lines.append(("score", _fixed(float(score[i, r, k]))))
     if explanation is not None and explanation.parts:
         parts = {n: float(v[i, r, k]) for n, v in explanation.parts.items()}
         shown = [f"{n} {v:+.3f}" for n, v in parts.items() if n != "prior" or abs(v) > 0]

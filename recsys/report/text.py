@@ -9,12 +9,8 @@ from typing import Mapping
 
 import numpy as np
 
-from recsys.core.format import count, interval, level, missing, one_sided_level, pct, pvalue, signed
+from recsys.core.format import count, formatted, interval, level, one_sided_level, pct, pvalue, signed
 from recsys.report.reasons import decision_lines
-
-
-def _f(x, fmt: str = "{:.4g}") -> str:
-    return "n/a" if missing(x) else fmt.format(x)
 
 
 def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
@@ -75,8 +71,8 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
         if not segments and r["segment"] != "all":
             continue
         rel = f"{pct(r['rel_lift'])} {interval(r['rel_ci_low'], r['rel_ci_high'])}"
-        rows.append([r["metric"], r.get("role", ""), r["segment"], r["arm"], _f(r["control"]), _f(r["treatment"]),
-                     _f(r["diff"], "{:+.4g}"), rel, pvalue(r["p_value"]), pvalue(r["p_adjusted"]),
+        rows.append([r["metric"], r.get("role", ""), r["segment"], r["arm"], formatted(r["control"]), formatted(r["treatment"]),
+                     formatted(r["diff"], "{:+.4g}"), rel, pvalue(r["p_value"]), pvalue(r["p_adjusted"]),
                      "*" if r["significant"] else "", r["method"]])
     out.extend(_table(header, rows, right={4, 5, 6, 8, 9}))
     notes = []
@@ -91,6 +87,8 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
     notes.append(f"p adj (sig = p adj <= {alpha:g}): "
                  + "; ".join(FAMILY_NOTES[f].format(correction=result.get("correction", "holm")) for f in families))
     out.extend(f"  {n}" for n in notes)
+    if result.get("strategic"):
+        out += ["", render_strategic(result["strategic"])]
     for c in result.get("capping") or []:
         out.append(f"  capped {c['column']} at {c['value']:.4g} ({c['kind']}"
                    + (f" {c['level']:g} of the {c['basis']} distribution" if c.get("level") else "") + "): "
@@ -132,8 +130,8 @@ def render_analysis(result: Mapping, *, segments: bool = True) -> str:
     if het:
         out.append("")
         out.append("Does the effect differ across segments? (Cochran's Q on the relative lift)")
-        hrows = [[h["metric"], h["arm"], _f(h["q"], "{:.2f}"), str(h["df"]), pvalue(h["p_value"]),
-                  _f(h["i2"], "{:.0%}"), "yes" if h.get("differs") else "no"] for h in het]
+        hrows = [[h["metric"], h["arm"], formatted(h["q"], "{:.2f}"), str(h["df"]), pvalue(h["p_value"]),
+                  formatted(h["i2"], "{:.0%}"), "yes" if h.get("differs") else "no"] for h in het]
         out.extend(_table(["metric", "arm", "Q", "df", "p", "I^2", "differs"], hrows, right={2, 3, 4, 5}))
     out.extend(long_term_lines(result))
     dec = result.get("decision")
@@ -151,7 +149,7 @@ def long_term_lines(result: Mapping) -> list[str]:
         out += ["", "Retention (time to churn; Cox hazard ratio, Efron ties; log-rank test)"]
         rows = [[t["arm"], f"{t['events_control']:,} / {t['n_control']:,}", f"{t['events_treatment']:,} / "
                  f"{t['n_treatment']:,}", pct(t["churn_control"], 2, sign=False), pct(t["churn_treatment"], 2, sign=False),
-                 f"{_f(t['hr'], '{:.3f}')} {interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: _f(x, '{:.3f}'))}",
+                 f"{formatted(t['hr'], '{:.3f}')} {interval(t['hr_ci_low'], t['hr_ci_high'], lambda x: formatted(x, '{:.3f}'))}",
                  pvalue(t["p_value"]), pvalue(t["logrank_p"])] for t in sv]
         out += _table(["arm", "churned/users (control)", "churned/users (treatment)", "KM churn control",
                        "KM churn treatment", "hazard ratio [CI]", "Cox p", "log-rank p"], rows,
@@ -180,12 +178,22 @@ def long_term_lines(result: Mapping) -> list[str]:
     return out
 
 
+def render_strategic(records: list[Mapping]) -> str:
+    """The catalog-level strategic metrics (the job's ``strategic``): descriptive, one figure per arm."""
+    if not records:
+        return ""
+    rows = [[r["metric"], r["arm"], formatted(r["control"]), formatted(r["treatment"]), formatted(r["diff"], "{:+.4g}"), pct(r["rel_diff"])]
+            for r in records]
+    return "\n".join(["Strategic catalog metrics (descriptive; they never decide):"]
+                     + _table(["metric", "arm", "control", "treatment", "diff", "relative"], rows, right={2, 3, 4, 5}))
+
+
 def render_arm_summary(records: list[Mapping]) -> str:
     """The per-arm descriptive figures (the job's ``arm_summary``) as a table."""
     if not records:
         return "Per arm: none"
     cols = [c for c in records[0] if c != "arm"]
-    rows = [[str(r["arm"])] + [count(r[c]) if c == "users" else _f(r[c]) for c in cols] for r in records]
+    rows = [[str(r["arm"])] + [count(r[c]) if c == "users" else formatted(r[c]) for c in cols] for r in records]
     return "\n".join(["Per arm:"] + _table(["arm", *cols], rows, right=set(range(1, len(cols) + 1))))
 
 
@@ -285,7 +293,7 @@ def render_sequential(seq: list[Mapping], alpha: float, *, daily: bool = True,
         for m in metrics:
             r = by.get((day, arm, m))
             cells.append("" if r is None else
-                         f"{_f(r['estimate'], fmt[m])} [{_f(r['ci_low'], fmt[m])}, {_f(r['ci_high'], fmt[m])}] "
+                         f"{formatted(r['estimate'], fmt[m])} [{formatted(r['ci_low'], fmt[m])}, {formatted(r['ci_high'], fmt[m])}] "
                          f"{r['status']}")
         cells.append(by_day.get((day, arm), ""))
         rows.append(cells)

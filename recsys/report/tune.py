@@ -19,6 +19,7 @@ import html
 import numpy as np
 import pandas as pd
 
+from recsys.core.format import dash, num, pct
 from recsys.report.charts import plt, to_data_uri
 
 LIFT_METRICS = ("ctr", "watch_minutes", "completion_rate", "retention")
@@ -218,11 +219,11 @@ pre{background:#f6f8fa;padding:.8rem;border-radius:6px;font-size:.78rem;overflow
 
 
 def _pct(x) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{100 * x:+.2f}%"
+    return dash(pct(x, 2))
 
 
 def _num(x) -> str:
-    return "–" if x is None or not np.isfinite(x) else f"{x:.4g}"
+    return dash(num(x))
 
 
 def _interval(lo, hi) -> str:
