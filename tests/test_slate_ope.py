@@ -165,6 +165,9 @@ def test_page_estimates_beside_the_truth(window):
     z = (df["value"] - df["truth"]) / df["se"]
     assert (z.abs() < 4).all(), df
     assert (df["share_of_cards_matched"] > 0).all()
+    # only each user's first session of a day (later ones start from a state the day's page shaped)
+    first = int((window.cards["session"] == 0).sum())
+    assert (df["cards"] == first).all() and first < len(window.cards)
 
 
 def test_log_window_refuses_a_logger_that_does_not_explore():

@@ -22,10 +22,11 @@ def estimate_page_policies(window: LoggedWindow, policies: Mapping[str, Policy],
                            estimators=("ips", "snips", "dr"), truth: bool = False) -> pd.DataFrame:
     """One row per (policy, reward, estimator): the estimate, its standard error and interval,
     the cards it rests on, and with ``truth`` the simulated truth and whether the interval covers
-    it. Policies are fitted on the logs before the window; the reward model of DR on the cards
-    logged before it too (so it is fixed, as DR's unbiasedness needs)."""
+    it. Only each user's first session of a day is used (:func:`first_sessions`). Policies are
+    fitted on the logs before the window; the reward model of DR on the cards logged before it
+    too (so it is fixed, as DR's unbiasedness needs)."""
     weights = examination_weights(window.world.config)
-    cards = window.cards
+    cards = first_sessions(window.cards)
     earlier = _earlier_cards(window)
     n_titles = window.world.catalog.n_titles
     models = {r: title_rates(earlier, n_titles, r) for r in REWARDS}
@@ -48,6 +49,18 @@ def estimate_page_policies(window: LoggedWindow, policies: Mapping[str, Policy],
                     row["covered"] = bool(e.ci_low <= row["truth"] <= e.ci_high)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def first_sessions(cards: pd.DataFrame) -> pd.DataFrame:
+    """The cards of each user's first session of each day: the ones an estimate may use.
+
+    The logger draws its explored titles once per user and day, so every session of a day shows
+    the same page, and the state a later session starts from (the titles passed over or watched
+    in the earlier one) depends on that page's draws; given that state the title in a slot is no
+    longer drawn with its logged propensity, and the weights are biased (measured: about -5% on
+    every policy, coverage 0.77-0.94 of the nominal 0.95). The state at the start of a day's
+    first session depends only on earlier days, whose draws are independent of the day's."""
+    return cards[cards["session"].to_numpy() == 0].reset_index(drop=True)
 
 
 def _earlier_cards(window: LoggedWindow) -> pd.DataFrame:
