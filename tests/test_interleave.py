@@ -241,3 +241,20 @@ def test_recsys_interleave_rejects_an_unknown_arm(tiny_config, tmp_path, capsys)
     assert main(["interleave", str(tiny_config), "--out", str(out), "--arms", "popularity,hybrid"]) == 2
     assert "unknown arm 'hybrid'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_arm_given_as_an_object_is_interleaved():
+    """run_interleaving(objects=...) puts the object in the arm's place, as run_experiment does."""
+    from recsys.models import Popularity
+
+    cfg = ExperimentConfig.from_dict({
+        "experiment": {"users": 300, "days": 1, "warmup_days": 7, "control": "a"}, "world": {"titles": 200, "cast": 100},
+        "arms": [{"name": "a", "policy": "random", "share": 0.5}, {"name": "mine", "policy": "random", "share": 0.5}]})
+    model = Popularity()
+    with_object = run_interleaving(cfg, objects={"mine": model}).result.logs.impressions
+    by_name = run_interleaving(cfg).result.logs.impressions
+    assert not hasattr(model, "scores_") and not hasattr(model, "popularity_"), "the caller's object is not fitted"
+    b_obj = with_object.loc[with_object["team"] == B, "title"]
+    b_name = by_name.loc[by_name["team"] == B, "title"]
+    # popularity's cards concentrate on few titles; random's spread over the catalog
+    assert b_obj.nunique() < b_name.nunique() / 2
