@@ -2,7 +2,9 @@
 
 Each replicate is its own world (2,500 users, 400 titles, a 14-day warm-up whose logger explores
 25% of slots uniformly); three page policies are fitted on its first 7 days and estimated on the
-last 7, beside the truth at the same sessions. Figures are quoted in docs/offline_online.md."""
+last 7 (users' first sessions of each day), beside the truth at the same sessions. Figures are
+quoted in docs/offline_online.md ("Coverage over replicates"). Before the estimates kept to first
+sessions, this test measured a bias of about -5% on every policy and coverage of 0.77-0.94."""
 
 from __future__ import annotations
 
