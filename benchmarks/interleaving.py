@@ -9,7 +9,7 @@ difference) run on the same users from the same post-warm-up state
 ratio with a bootstrap interval over worlds, and whether the winners agree. The figures are in
 docs/interleaving.md and the README.
 
-    nice -n 10 python benchmarks/interleaving.py --worlds 10 --users 4000 --workers 2 --json interleaving.json
+    nice -n 10 python benchmarks/interleaving.py --worlds 10 --users 2000 --days 5 --warmup-days 14 --json interleaving.json
 """
 
 from __future__ import annotations
@@ -55,7 +55,9 @@ def _fmt_users(x: float) -> str:
 
 def table(cmp, designs=("interleaving", "interleaving_diff")) -> str:
     """The README's markdown table."""
-    lines = ["| pair (B vs A) | A/B CTR lift of B | A/B users for 80% power [95% CI] | interleaving preference for B "
+    effect = "interleaving preference for B" if designs[0] == "interleaving" else \
+        "interleaving click difference per user, B - A"
+    lines = [f"| pair (B vs A) | A/B CTR lift of B | A/B users for 80% power [95% CI] | {effect} "
              "| interleaving users [95% CI] | ratio A/B / interleaving [95% CI] | winners agree (worlds) |",
              "|---|---|---|---|---|---|---|"]
     for _, r in cmp[cmp["design"] == designs[0]].iterrows():
