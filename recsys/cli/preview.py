@@ -64,11 +64,13 @@ def parse_params(items: list[str]) -> dict:
 
 
 def check_output(path: Path, flag: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot write {flag} {path}: directory {parent} does not exist")
-    if path.is_dir():
-        raise InputError(f"{flag} {path} is a directory")
+    """``flag``'s file can be written (missing folders are created when it is, as --out's are)."""
+    from recsys.core.io import check_writable
+
+    try:
+        check_writable(path)
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from None
 
 
 def resolve_policy(config, policy: str | None, arm: str | None, params: dict) -> tuple[str, dict, str | None]:
