@@ -21,6 +21,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 SMALL = {
     "demo": {"--users": "400", "--days": "2", "--quiet": None},
     "ab": {"--users": "400", "--days": "2", "--quiet": None},
+    "interleave": {"--users": "400", "--days": "2", "--quiet": None},
     "evaluate": {"--users": "400", "--no-progress": None},
     "tune-model": {"--users": "400", "--trials": "2"},
     "preview": {"--users": "400"},

@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_users(world.users.signup_day, None, user=args.user)
     sim = Simulation(world, config.seed, progress=Progress(config.warmup_days, enabled=not args.quiet))
     try:
-        warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore)
+        warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw)
         users = resolve_users(world.users.signup_day, warm.segment, user=args.user, segment_name=args.segment,
                               count=args.count, seed=config.seed)
         policy.fit(warm.logs.observed(), world.catalog, day=DAY, n_users=world.n_users)

@@ -88,9 +88,21 @@ def _fit(arm: str, policy: Policy, logs: Logs, world: World, *, day: int) -> Non
 
 def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
          store: RunStore | None, objects: Mapping[str, Any] | None = None) -> ExperimentResult:
-    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
-    train_logs = warm.logs.observed()
+    warm, arm = prepare(config, world, sim, store)
+    policies = build_policies(config, world, objects)
+    fit_policies(policies, warm, world, sim, ", ".join(dict.fromkeys(a.policy for a in config.arms)),
+                 names=config.arm_names)
+    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+    return simulate_arms(config, world, sim, warm, arm, policies, rands, config.arm_names,
+                         keep_impressions=keep_impressions, store=store)
 
+
+def prepare(config: ExperimentConfig, world: World, sim: Simulation, store: RunStore | None = None, *,
+            warm: WarmupResult | None = None) -> tuple[WarmupResult, np.ndarray]:
+    """The warm-up (unless ``warm`` is given: one already run on ``sim``), and each user's arm
+    index (-1: not in the experiment)."""
+    warm = warm if warm is not None else warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
+                   store=store.phase("warmup", impressions=False) if store else None)
     ids = np.arange(world.n_users, dtype=np.int64)
     arm = assign(ids, [a.share for a in config.arms], config.seed)
     if config.target_segments:
@@ -99,12 +111,25 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     # users whose account lapsed during the warm-up are no longer users: they are not assigned
     lapsed = np.concatenate([s.churn_day for s in sim.shards]) < 0
     arm[lapsed] = -1
+    return warm, arm
 
-    policies = build_policies(config, world, objects)
-    with sim.progress.stage("fit " + ", ".join(dict.fromkeys(a.policy for a in config.arms))):
-        for a, p in zip(config.arms, policies):
-            _fit(a.name, p, train_logs, world, day=0)
-    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+
+def fit_policies(policies: list[Policy], warm: WarmupResult, world: World, sim: Simulation, label: str, *,
+                 names: list[str] | None = None) -> None:
+    """Fit every policy on the warm-up's observable logs, as of day 0; a fit that fails on the
+    input names its arm (``names``, default the label)."""
+    train_logs = warm.logs.observed()
+    with sim.progress.stage("fit " + label):
+        for name, p in zip(names or [label] * len(policies), policies):
+            _fit(name, p, train_logs, world, day=0)
+
+
+def simulate_arms(config: ExperimentConfig, world: World, sim: Simulation, warm: WarmupResult, arm: np.ndarray,
+                  policies: list[Policy], rands: list[KeyedRandom], names: list[str], *,
+                  keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
+    """The experiment's days with ``policies[a]`` shown to the users of arm ``a`` (named
+    ``names[a]``), each learning from its own arm's logs; the per-user table."""
+    train_logs = warm.logs.observed()
     sim.set_arms(arm)
     own_logs: list[list[Logs]] = [[] for _ in policies]
 
@@ -116,7 +141,7 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
                 mine = arm_rows(Logs(logs.plays, logs.sessions, None), arm, a)
                 own_logs[a].append(mine)
                 if (day + 1) % config.retrain_every == 0 and day + 1 < config.days:
-                    _fit(config.arms[a].name, p, Logs.concat([train_logs, *own_logs[a]]).observed(), world,
+                    _fit(names[a], p, Logs.concat([train_logs, *own_logs[a]]).observed(), world,
                          day=day + 1)
 
     sim.progress.begin("experiment day", config.days)
@@ -124,8 +149,7 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
                    desc="experiment", store=store.phase("experiment") if store else None)
     inside = np.flatnonzero(arm >= 0)
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
-    names = np.asarray(config.arm_names, dtype=object)
-    table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
+    labels = np.asarray(names, dtype=object)
+    table = user_table(logs, inside, labels[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
                        churn_day[inside], warm.pre, days=config.days)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
-
