@@ -329,4 +329,35 @@ def write_outputs(job: JobOutput, out: str | Path | None, json_path: str | Path 
     return written
 
 
-__all__ = ["JobOutput", "run_job", "write_outputs", "arm_summary", "open_work_dir", "work_dir"]
+def interleaving_analysis(res, *, alpha: float | None = None, primary: str = "clicks") -> dict:
+    """The analysis JSON of an interleaving run (:class:`~recsys.experiment.interleave.InterleavingResult`):
+    the merged arms, the per-user preference test on each credit
+    (:func:`recsys.stats.interleaving.preference_test`; ``primary`` first) and each ranker's totals."""
+    from recsys.experiment.interleave import CREDIT_COLUMNS, CREDITS
+    from recsys.stats.interleaving import preference_test
+
+    t = res.table
+    alpha = res.config.alpha if alpha is None else alpha
+    order = [primary] + [c for c in CREDITS if c != primary]
+    prefs = [preference_test(t[f"{c}_a"], t[f"{c}_b"], credit=c, alpha=alpha).to_dict() for c in order]
+    totals = {side: {c: int(t[f"{c}_{s}"].sum()) for c in CREDIT_COLUMNS}
+              for side, s in ((res.first, "a"), (res.second, "b"))}
+    for v in totals.values():
+        v["ctr"] = v["clicks"] / v["impressions"] if v["impressions"] else None
+    return {"kind": "interleaving", "method": "team-draft", "experiment": res.config.name, "first": res.first,
+            "second": res.second, "users": int(len(t)), "alpha": alpha, "primary": primary,
+            "preferences": prefs, "totals": totals}
+
+
+def write_interleaving(res, analysis: dict, out: str | Path, json_path: str | Path | None) -> None:
+    """users.parquet, config.toml and analysis.json of an interleaving run into ``out``, whole or not at all."""
+    with atomic_dir(out) as tmp:
+        write_table(tmp / "users.parquet", res.table)
+        write_text(tmp / "config.toml", res.config.to_toml())
+        write_json(tmp / "analysis.json", analysis)
+    if json_path is not None:
+        write_json(json_path, analysis)
+
+
+__all__ = ["JobOutput", "run_job", "write_outputs", "arm_summary", "open_work_dir", "work_dir",
+           "interleaving_analysis", "write_interleaving"]

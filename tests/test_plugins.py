@@ -261,3 +261,20 @@ def test_a_whole_page_policy_plugin_runs_with_its_own_pages(plugin_dir, tmp_path
         logs[logs["user_id"].isin(mine["user_id"])]
     # what the arm's users played from the homepage are recent releases
     assert np.median(world.catalog.release_day[home["title"].to_numpy()]) > np.median(world.catalog.release_day)
+
+
+def test_a_plugin_arm_can_be_interleaved(plugin_dir, tmp_path, capsys):
+    """recsys interleave finds the plugin beside the file, as recsys ab does; its cards carry team B."""
+    out = tmp_path / "il"
+    rc = main(["interleave", str(_config(plugin_dir, "userrecs:CoVisit")), "--out", str(out), "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    table = pd.read_parquet(out / "users.parquet")
+    assert set(table["arm"]) == {"interleaved"}
+    assert table["impressions_b"].sum() > 0 and table["clicks_b"].sum() > 0
+    analysis = json.loads((out / "analysis.json").read_text())
+    assert (analysis["first"], analysis["second"]) == ("popularity", "mine")
+    bad = main(["interleave", str(_config(plugin_dir, "userrecs:FailingFit")), "--out", str(tmp_path / "bad"),
+                "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert bad == 2 and len(err) == 1 and "could not converge" in err[0], err
+    assert not (tmp_path / "bad").exists()

@@ -351,7 +351,11 @@ def test_bad_input_exit_2_one_line_nothing_written(config, tmp_path, capsys, arg
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_output_directory(config, tmp_path, capsys):
+def test_a_missing_output_folder_is_created_and_a_file_in_the_way_refused(config, tmp_path, capsys):
     code = main(["preview", "--user", "1", "--config", str(config), "--out", str(tmp_path / "no" / "p.html")])
-    assert code == 2 and "does not exist" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == []
+    assert code == 0 and (tmp_path / "no" / "p.html").is_file()
+    (tmp_path / "taken").write_text("x")
+    code = main(["preview", "--user", "1", "--config", str(config), "--out", str(tmp_path / "taken" / "p.html")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--out" in err and "not a directory" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["no", "taken"]

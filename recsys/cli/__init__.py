@@ -30,6 +30,7 @@ COMMANDS = {
     "preview": "preview",
     "power": "power",
     "surrogate-bank": "surrogate_bank",
+    "interleave": "interleave",
 }
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from recsys.cli import positive_int, probability
 from recsys.core.errors import InputError
 from recsys.core.format import pvalue
+from recsys.core.io import check_writable
 
 TEST_FRACTION = 0.2
 #: the new-title hold-out's default: about the last two weeks of the world's four-week warm-up,
@@ -32,6 +33,8 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
     p.add_argument("--interactions", metavar="PATH", help="ratings/plays file (or MovieLens directory); "
                    "default: the synthetic world's logs")
     p.add_argument("--items", metavar="PATH", help="items file (MovieLens: found beside the ratings)")
+    p.add_argument("--users", type=positive_int, help="users in the synthetic world (default 20000; without "
+                                                      "--interactions only)")
     p.add_argument("--format", choices=("movielens", "csv"), default="csv",
                    help="movielens (u.data, ratings.dat, ratings.csv) or csv with user,item[,rating][,timestamp] (default)")
     p.add_argument("--threshold", type=float, default=None,
@@ -62,23 +65,22 @@ def add_parser(subparsers, name: str) -> argparse.ArgumentParser:
 
 
 def _check_out(path: str | None) -> None:
-    if path is None:
-        return
-    parent = Path(path).parent
-    if not parent.is_dir():
-        raise InputError(f"cannot write {path}: directory {parent} does not exist")
+    """--json can be written (its missing folders are created when it is, as --out's are)."""
+    if path is not None:
+        check_writable(path)
 
 
 def _load(args):
     from recsys.evaluate.loaders import load
 
+    users = getattr(args, "users", None)
     if args.interactions is None:
-        try:
-            from recsys.experiment.warmup import synthetic_interactions
-        except ImportError:
-            raise InputError("the synthetic world's logs are unavailable (recsys.experiment.warmup is not built yet): "
-                             "pass --interactions PATH") from None
-        return synthetic_interactions(seed=args.seed)
+        from recsys.experiment.warmup import synthetic_interactions
+        from recsys.world.config import WorldConfig
+
+        return synthetic_interactions(WorldConfig(users=users) if users else None, seed=args.seed)
+    if users is not None:
+        raise InputError("--users sets the synthetic world's size; it does not apply to --interactions")
     if args.items is not None and not Path(args.items).is_file():
         raise InputError(f"items file not found: {args.items}")
     return load(args.format, args.interactions, args.items, threshold=args.threshold)

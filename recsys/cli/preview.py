@@ -64,11 +64,13 @@ def parse_params(items: list[str]) -> dict:
 
 
 def check_output(path: Path, flag: str) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"cannot write {flag} {path}: directory {parent} does not exist")
-    if path.is_dir():
-        raise InputError(f"{flag} {path} is a directory")
+    """``flag``'s file can be written (missing folders are created when it is, as --out's are)."""
+    from recsys.core.io import check_writable
+
+    try:
+        check_writable(path)
+    except InputError as exc:
+        raise InputError(f"{flag}: {exc}") from None
 
 
 def resolve_policy(config, policy: str | None, arm: str | None, params: dict) -> tuple[str, dict, str | None]:
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         resolve_users(world.users.signup_day, None, user=args.user)
     sim = Simulation(world, config.seed, progress=Progress(config.warmup_days, enabled=not args.quiet))
     try:
-        warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore)
+        warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw)
         users = resolve_users(world.users.signup_day, warm.segment, user=args.user, segment_name=args.segment,
                               count=args.count, seed=config.seed)
         policy.fit(warm.logs.observed(), world.catalog, day=DAY, n_users=world.n_users)

@@ -22,6 +22,8 @@ def add_parser(subparsers, name: str):
     p.add_argument("--interactions", metavar="PATH", help="ratings/plays file (or MovieLens directory); "
                    "default: the synthetic world's logs")
     p.add_argument("--items", metavar="PATH", help="items file (MovieLens: found beside the ratings)")
+    p.add_argument("--users", type=positive_int, help="users in the synthetic world (default 20000; without "
+                                                      "--interactions only)")
     p.add_argument("--format", choices=("movielens", "csv"), default="csv",
                    help="movielens (u.data, ratings.dat, ratings.csv) or csv with user,item[,rating][,timestamp] "
                         "(or user_id, item_id) (default)")

@@ -27,8 +27,12 @@ IMPRESSION_SCHEMA = {
     "clicked": np.bool_,
     "p_click": np.float32,     # ground truth: the true click probability
     "propensity": np.float32,  # the artwork policy's probability of the variant shown
+    "title_propensity": np.float32,  # the page policy's probability of this title in this slot (1: deterministic)
+    "team": np.int8,           # interleaving: the ranker that contributed the card (0 or 1); -1 otherwise
 }
 OBSERVED_IMPRESSION_COLUMNS = tuple(c for c in IMPRESSION_SCHEMA if c != "p_click")
+#: values of columns a writer may leave out (logs written before the column existed, hand-made tables)
+COLUMN_DEFAULTS = {"title_propensity": 1.0, "team": -1}
 
 #: play log: one row per play started (a click, or a play found off the homepage)
 PLAY_SCHEMA = {
@@ -84,8 +88,15 @@ def empty_frame(schema: dict) -> pd.DataFrame:
 
 
 def frame(schema: dict, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    """A DataFrame with the schema's columns, order and dtypes."""
-    return pd.DataFrame({c: np.asarray(columns[c]).astype(t, copy=False) for c, t in schema.items()})
+    """A DataFrame with the schema's columns, order and dtypes (a column of
+    :data:`COLUMN_DEFAULTS` left out takes its default)."""
+    n = len(next(iter(columns.values()))) if columns else 0
+
+    def col(c, t):
+        if c not in columns and c in COLUMN_DEFAULTS:
+            return np.full(n, COLUMN_DEFAULTS[c], dtype=t)
+        return np.asarray(columns[c]).astype(t, copy=False)
+    return pd.DataFrame({c: col(c, t) for c, t in schema.items()})
 
 
 @dataclass

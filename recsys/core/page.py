@@ -69,6 +69,12 @@ class Page:
     row_kind: np.ndarray        # (n, R) int8 index into ROW_KINDS
     row_ref: np.ndarray         # (n, R) int32 anchor title or genre id of the row, -1 if none
     score: np.ndarray | None = None  # (n, R, K) float32 the scorer's score behind each slot
+    #: (n, R, K) float32 the page policy's probability of the title in each slot (None: 1, a
+    #: deterministic page); what off-policy evaluation of another page policy divides by
+    title_propensity: np.ndarray | None = None
+    #: (n, R, K) int8 which ranker of an interleaved page contributed each slot (None: -1, not
+    #: interleaved; see recsys.policies.interleave)
+    team: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.titles.shape[0]
@@ -97,20 +103,36 @@ class Page:
         )
 
     def take(self, idx: np.ndarray) -> "Page":
+        def part(a):
+            return None if a is None else a[idx]
         return Page(self.titles[idx], self.artwork[idx], self.propensity[idx], self.row_kind[idx],
-                    self.row_ref[idx], None if self.score is None else self.score[idx])
+                    self.row_ref[idx], part(self.score), part(self.title_propensity), part(self.team))
+
+    def slot_title_propensity(self) -> np.ndarray:
+        """:attr:`title_propensity`, with 1 where the policy did not set it (a deterministic page)."""
+        if self.title_propensity is None:
+            return np.ones(self.titles.shape, np.float32)
+        return self.title_propensity
+
+    def slot_team(self) -> np.ndarray:
+        """:attr:`team`, with -1 where the page is not interleaved."""
+        if self.team is None:
+            return np.full(self.titles.shape, -1, np.int8)
+        return self.team
 
     @staticmethod
     def concat(pages: list["Page"], order: np.ndarray | None = None) -> "Page":
-        """Stack pages of several batches; ``order`` reorders the stacked rows."""
-        def cat(name: str):
+        """Stack pages of several batches; ``order`` reorders the stacked rows. An optional
+        field set on some batches only is filled with its default (1 or -1) on the others."""
+        def cat(name: str, fill=None):
             parts = [getattr(p, name) for p in pages]
-            if any(p is None for p in parts):
+            if all(p is None for p in parts) or (fill is None and any(p is None for p in parts)):
                 return None
+            parts = [fill(p) if a is None else a for p, a in zip(pages, parts)]
             out = np.concatenate(parts)
             return out if order is None else out[order]
         return Page(cat("titles"), cat("artwork"), cat("propensity"), cat("row_kind"), cat("row_ref"),
-                    cat("score"))
+                    cat("score"), cat("title_propensity", Page.slot_title_propensity), cat("team", Page.slot_team))
 
 
 @dataclass(frozen=True, eq=False)

@@ -21,7 +21,7 @@ from recsys.core.errors import InputError
 from recsys.evaluate import metrics as M
 from recsys.evaluate.intervals import paired_t, t_interval
 from recsys.evaluate.splits import random_split, temporal_split, time_column, user_temporal_split
-from recsys.models import ALS, BPR, EASE, Content, Hybrid, ItemKNN, Popularity, Random, RP3beta
+from recsys.models.registry import MODELS
 from recsys.models.base import Scorer
 from recsys.models.features import genre_matrix
 from recsys.core.rng import KeyedRandom
@@ -39,15 +39,15 @@ DAY_SECONDS = 86_400
 METRICS = ("precision", "recall", "ndcg", "map", "coverage", "ild", "novelty", "longtail")
 
 
+#: the models ``recsys evaluate`` scores by default, from the one model registry
+DEFAULT_MODELS = ("random", "popularity", "als", "bpr", "itemknn", "rp3beta", "ease", "content", "hybrid")
+
+
 def default_models(seed: int = 0, *, with_content: bool = True) -> dict[str, Any]:
-    """random, popularity, als, bpr, itemknn, rp3beta, ease and (with item metadata) content and hybrid."""
-    models: dict[str, Any] = {"random": Random(random_state=seed), "popularity": Popularity(),
-                              "als": ALS(random_state=seed), "bpr": BPR(random_state=seed),
-                              "itemknn": ItemKNN(), "rp3beta": RP3beta(), "ease": EASE()}
-    if with_content:
-        models["content"] = Content(random_state=seed)
-        models["hybrid"] = Hybrid(random_state=seed)
-    return models
+    """The registry's random, popularity, als, bpr, itemknn, rp3beta, ease and (with item
+    metadata) content and hybrid, with their own defaults."""
+    return {name: MODELS[name].build(seed=seed) for name in DEFAULT_MODELS
+            if with_content or MODELS[name].kind not in ("content", "hybrid")}
 
 
 def model_by_name(name: str, *, seed: int = 0, with_content: bool = True):

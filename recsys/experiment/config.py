@@ -25,6 +25,8 @@ CORRECTIONS = ("holm", "bh", "none")
 #: models, plugins and objects) refits on :data:`MODEL_REFIT_DAYS`
 REFIT_DEFAULTS = {"random": 0, "popularity": 1, "cf": 7, "content": 7, "hybrid": 7, "oracle": 0}
 MODEL_REFIT_DAYS = 7
+#: how the warm-up logger draws an explored slot's title (recsys.policies.reference.GenreRowsPolicy)
+EXPLORE_DRAWS = ("unseen", "uniform")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class ExperimentConfig:
     days: int = 14
     warmup_days: int = 28
     warmup_explore: float = 0.25           # share of the warm-up logger's slots shown at random (1 = a random start-up)
+    warmup_explore_draw: str = "unseen"    # how an explored slot's title is drawn: unseen | uniform (exact propensities)
     control: str = "popularity"
     alpha: float = 0.05
     correction: str = "holm"
@@ -106,6 +109,9 @@ class ExperimentConfig:
             raise InputError(f"experiment.warmup_days must be at least 7, got {self.warmup_days}")
         if not 0.0 <= self.warmup_explore <= 1.0:
             raise InputError(f"experiment.warmup_explore must be in [0, 1], got {self.warmup_explore}")
+        if self.warmup_explore_draw not in EXPLORE_DRAWS:
+            raise InputError(f"experiment.warmup_explore_draw must be one of {', '.join(EXPLORE_DRAWS)}, "
+                             f"got {self.warmup_explore_draw!r}")
         if self.retrain_every is not None and self.retrain_every < 0:
             raise InputError("experiment.retrain_every must be >= 0 (0 = never)")
         if not 0.0 < self.alpha < 1.0:
@@ -235,6 +241,7 @@ class _ExpScalars:
     days: int | None = None
     warmup_days: int | None = None
     warmup_explore: float | None = None
+    warmup_explore_draw: str | None = None
     control: str | None = None
     alpha: float | None = None
     correction: str | None = None

@@ -18,7 +18,7 @@ import pandas as pd
 
 from recsys.policies.artwork import FixedArtwork
 from recsys.experiment.assign import assign
-from recsys.experiment.config import ExperimentConfig
+from recsys.experiment.config import REFIT_DEFAULTS, ExperimentConfig
 from recsys.core.errors import InputError
 from recsys.policies import make_policy
 from recsys.policies.plugins import object_policy
@@ -77,6 +77,19 @@ def refit(arm: str, policy: Policy, logs: Logs, world: World, day: int) -> Polic
     return policy
 
 
+def refit_schedule(config: ExperimentConfig, name: str, policy: Policy) -> int:
+    """Days between refits of ``policy`` shown as ``name``: the file's arm of that name
+    (:meth:`ExperimentConfig.refit_every`); for another line-up (an interleaved pair, a paired
+    study's ranker) the experiment's ``retrain_every``, else the policy's production schedule
+    by its name (0 for a policy the schedules do not name)."""
+    arm = next((a for a in config.arms if a.name == name), None)
+    if arm is not None:
+        return config.refit_every(arm)
+    if config.retrain_every is not None:
+        return int(config.retrain_every)
+    return REFIT_DEFAULTS.get(getattr(policy, "name", None), 0)
+
+
 def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: Progress | None = None,
                    keep_impressions: bool = True, store: RunStore | None = None,
                    objects: Mapping[str, Any] | None = None) -> ExperimentResult:
@@ -106,9 +119,21 @@ def _fit(arm: str, policy: Policy, logs: Logs, world: World, *, day: int) -> Non
 
 def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressions: bool,
          store: RunStore | None, objects: Mapping[str, Any] | None = None) -> ExperimentResult:
-    warm = warm_up(sim, config.warmup_days, explore=config.warmup_explore, store=store.phase("warmup", impressions=False) if store else None)
-    train_logs = warm.logs.observed()
+    warm, arm = prepare(config, world, sim, store)
+    policies = build_policies(config, world, objects)
+    fit_policies(policies, warm, world, sim, ", ".join(dict.fromkeys(a.policy for a in config.arms)),
+                 names=config.arm_names)
+    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+    return simulate_arms(config, world, sim, warm, arm, policies, rands, config.arm_names,
+                         keep_impressions=keep_impressions, store=store)
 
+
+def prepare(config: ExperimentConfig, world: World, sim: Simulation, store: RunStore | None = None, *,
+            warm: WarmupResult | None = None) -> tuple[WarmupResult, np.ndarray]:
+    """The warm-up (unless ``warm`` is given: one already run on ``sim``), and each user's arm
+    index (-1: not in the experiment)."""
+    warm = warm if warm is not None else warm_up(sim, config.warmup_days, explore=config.warmup_explore, explore_draw=config.warmup_explore_draw,
+                   store=store.phase("warmup", impressions=False) if store else None)
     ids = np.arange(world.n_users, dtype=np.int64)
     arm = assign(ids, [a.share for a in config.arms], config.seed)
     if config.target_segments:
@@ -117,14 +142,27 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
     # users whose account lapsed during the warm-up are no longer users: they are not assigned
     lapsed = np.concatenate([s.churn_day for s in sim.shards]) < 0
     arm[lapsed] = -1
+    return warm, arm
 
-    policies = build_policies(config, world, objects)
-    with sim.progress.stage("fit " + ", ".join(dict.fromkeys(a.policy for a in config.arms))):
-        for a, p in zip(config.arms, policies):
-            _fit(a.name, p, train_logs, world, day=0)
-    rands = [KeyedRandom.from_seed(config.seed, "policy", a.name) for a in config.arms]
+
+def fit_policies(policies: list[Policy], warm: WarmupResult, world: World, sim: Simulation, label: str, *,
+                 names: list[str] | None = None) -> None:
+    """Fit every policy on the warm-up's observable logs, as of day 0; a fit that fails on the
+    input names its arm (``names``, default the label)."""
+    train_logs = warm.logs.observed()
+    with sim.progress.stage("fit " + label):
+        for name, p in zip(names or [label] * len(policies), policies):
+            _fit(name, p, train_logs, world, day=0)
+
+
+def simulate_arms(config: ExperimentConfig, world: World, sim: Simulation, warm: WarmupResult, arm: np.ndarray,
+                  policies: list[Policy], rands: list[KeyedRandom], names: list[str], *,
+                  keep_impressions: bool = True, store: RunStore | None = None) -> ExperimentResult:
+    """The experiment's days with ``policies[a]`` shown to the users of arm ``a`` (named
+    ``names[a]``), each learning from its own arm's logs; the per-user table."""
+    train_logs = warm.logs.observed()
     sim.set_arms(arm)
-    every = [config.refit_every(a) for a in config.arms]
+    every = [refit_schedule(config, n, p) for n, p in zip(names, policies)]
     own_logs: list[list[Logs]] = [[] for _ in policies]
 
     def on_day(day: int, logs: Logs, learned: list) -> None:
@@ -134,15 +172,14 @@ def _run(config: ExperimentConfig, world: World, sim: Simulation, keep_impressio
             if every[a]:
                 own_logs[a].append(arm_rows(Logs(logs.plays, logs.sessions, None), arm, a))
                 if (day + 1) % every[a] == 0 and day + 1 < config.days:
-                    refit(config.arms[a].name, p, Logs.concat([train_logs, *own_logs[a]]).observed(), world, day + 1)
+                    refit(names[a], p, Logs.concat([train_logs, *own_logs[a]]).observed(), world, day + 1)
 
     sim.progress.begin("experiment day", config.days)
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,
                    desc="experiment", store=store.phase("experiment") if store else None)
     inside = np.flatnonzero(arm >= 0)
     churn_day = np.concatenate([s.churn_day for s in sim.shards])
-    names = np.asarray(config.arm_names, dtype=object)
-    table = user_table(logs, inside, names[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
+    labels = np.asarray(names, dtype=object)
+    table = user_table(logs, inside, labels[arm[inside]], np.asarray(SEGMENTS, dtype=object)[warm.segment[inside]],
                        churn_day[inside], warm.pre, days=config.days)
     return ExperimentResult(config, world, warm, logs, table, policies, arm, churn_day, sim.shards)
-

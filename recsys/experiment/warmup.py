@@ -11,6 +11,7 @@ popular titles of the genres each user already watches, was played more.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -36,13 +37,18 @@ class WarmupResult:
 
 
 def warm_up(sim: Simulation, days: int = 28, *, explore: float = 0.25, refit_every: int = 7,
-            keep_impressions: bool = False, store: RunStore | None = None) -> WarmupResult:
+            keep_impressions: bool = False, store: RunStore | None = None, explore_draw: str = "unseen",
+            on_day: Callable[[int, Logs, list], None] | None = None) -> WarmupResult:
     """Run the logging policy for ``days`` days before day 0 on every user of ``sim``.
 
     With ``store``, the warm-up's logs go to disk as they are made and a rerun resumes it.
+    ``explore_draw``: how the logger draws an explored slot's title (see
+    :class:`~recsys.policies.reference.GenreRowsPolicy`; ``"uniform"`` logs exact propensities).
+    ``on_day(day, logs_of_day, learned)`` is called after each day, when ``sim.shards`` hold the
+    users' state at the end of that day (see :meth:`~recsys.simulate.runner.Simulation.run`).
     """
     world = sim.world
-    policy = GenreRowsPolicy(halflife=7.0, explore=explore)
+    policy = GenreRowsPolicy(halflife=7.0, explore=explore, explore_draw=explore_draw)
     rand = [KeyedRandom.from_seed(sim.seed, "policy", "warmup-logging")]
     sim.set_arms(np.zeros(world.n_users, np.int8))
     parts: list[Logs] = []
@@ -50,7 +56,8 @@ def warm_up(sim: Simulation, days: int = 28, *, explore: float = 0.25, refit_eve
     sim.progress.begin("warm-up day", days)
     for first in range(-days, 0, refit_every):
         span = range(first, min(first + refit_every, 0))
-        parts.append(sim.run([policy], span, rand, keep_impressions=keep_impressions, desc="warm-up", store=store))
+        parts.append(sim.run([policy], span, rand, keep_impressions=keep_impressions, desc="warm-up", store=store,
+                             on_day=on_day))
         policy.fit(Logs.concat(parts), world.catalog, day=span[-1] + 1, n_users=world.n_users)
     logs = Logs.concat(parts)
     return WarmupResult(logs=logs, segment=_segments(logs, world), pre=pre_covariates(logs, world.n_users, days))

@@ -78,23 +78,37 @@ class GenreRowsPolicy(Policy):
     completed by popularity. ``explore`` is the share of slots given to random available titles,
     drawn per user and day (:func:`random_titles`), so a page never depends on the batch.
     Everything is vectorised over users; the loop runs over the page's rows.
+
+    ``explore_draw`` says how an explored slot's title is drawn. ``"unseen"`` (the default): the
+    next available title of a random permutation that is not yet on the page nor a recent play,
+    so a page never repeats a title; its logged ``title_propensity`` is approximate (the
+    probability of a title in a slot, ``(1 - explore) [title is the slot's own] + explore / U``
+    with ``U`` the titles it could have drawn). ``"uniform"``: any available title, uniformly and
+    independently per slot (a title may then repeat on a page or be a recent play); the logged
+    propensity ``(1 - explore) [title is the slot's own] + explore / available titles`` is exact,
+    positive for every available title in every slot, and the same whatever the other slots
+    show: what whole-page off-policy evaluation needs (:mod:`recsys.evaluate.slate`).
     """
 
     name = "genre_rows"
     row_kind = "popular_now"
     KINDS = ("genre", "popular_now", "new_this_week")
+    DRAWS = ("unseen", "uniform")
 
     def __init__(self, halflife: float = 7.0, explore: float = 0.0,
                  rows: tuple[str, ...] = ("genre", "genre", "popular_now", "new_this_week", "popular_now"),
-                 new_days: int = 7, artwork: ArtworkPolicy | None = None):
+                 new_days: int = 7, artwork: ArtworkPolicy | None = None, explore_draw: str = "unseen"):
         super().__init__(artwork)
         unknown = [r for r in rows if r not in self.KINDS]
         if unknown:
             raise ValueError(f"unknown row kind {unknown[0]!r} (known: {', '.join(self.KINDS)})")
+        if explore_draw not in self.DRAWS:
+            raise ValueError(f"unknown explore_draw {explore_draw!r} (known: {', '.join(self.DRAWS)})")
         self.halflife = halflife
         self.explore = explore
         self.rows = tuple(rows)
         self.new_days = new_days
+        self.explore_draw = explore_draw
 
     def fit(self, logs, catalog, *, day, n_users):
         super().fit(logs, catalog, day=day, n_users=n_users)
@@ -132,22 +146,23 @@ class GenreRowsPolicy(Policy):
         pool = np.flatnonzero(avail).astype(np.int32)
 
         titles = np.full((n, R, L), -1, np.int32)
+        tprop = np.ones((n, R, L), np.float32)
         kinds = np.full((n, R), ROW_KIND["popular_now"], np.int8)
         refs = np.full((n, R), -1, np.int32)
         step = max(256, self.block_cells // max(self.catalog_.n_titles, 1))
         for lo in range(0, n, step):
             sl = slice(lo, min(lo + step, n))
             self._block(ctx.take(np.arange(sl.start, sl.stop)), layout, rand, popular, by_genre, fresh, pool,
-                        titles[sl], kinds[sl], refs[sl])
+                        titles[sl], kinds[sl], refs[sl], tprop[sl])
         flat = titles.reshape(n, -1)
         score = np.where(flat >= 0, self.popularity_[np.maximum(flat, 0)], np.nan).astype(np.float32)
         page = Page(titles=titles, artwork=np.full(titles.shape, -1, np.int32),
                     propensity=np.ones(titles.shape, np.float32), row_kind=kinds, row_ref=refs,
-                    score=score.reshape(titles.shape))
+                    score=score.reshape(titles.shape), title_propensity=tprop)
         return self.add_artwork(page, ctx, rand)
 
-    def _block(self, ctx, layout, rand, popular, by_genre, fresh, pool, titles, kinds, refs):
-        """Fill ``titles``, ``kinds``, ``refs`` (views of the page arrays) for one block of users."""
+    def _block(self, ctx, layout, rand, popular, by_genre, fresh, pool, titles, kinds, refs, tprop):
+        """Fill ``titles``, ``kinds``, ``refs``, ``tprop`` (views of the page arrays) for one block of users."""
         n, R, L = len(ctx), layout.rows, layout.row_length
         shown = np.zeros((n, self.catalog_.n_titles), bool)   # recent plays and titles already placed
         _mark_shown(shown, ctx.recent)
@@ -184,11 +199,22 @@ class GenreRowsPolicy(Policy):
 
         if self.explore > 0:
             S = layout.slots
-            flat = titles.reshape(n, S)
+            flat = titles.reshape(n, S).copy()         # each slot's own title
             swap = rand.uniform(ctx.user_ids[:, None], ctx.day, np.arange(S)[None, :]) < self.explore
-            u, k = np.nonzero(swap & (flat >= 0))
-            shown[u, flat[u, k]] = False       # titles are unique and never recent: the mask keeps the rest
-            rnd = random_titles(ctx.user_ids, ctx.day, pool, 2 * S + ctx.recent.shape[1], rand.child("explore"))
-            rnd = _first_unseen(rnd, shown, S)
-            j = np.maximum(np.cumsum(swap, axis=1) - 1, 0)   # the j-th swapped slot takes the j-th draw
-            titles[:] = np.where(swap, np.take_along_axis(rnd, j, 1), flat).reshape(titles.shape)
+            if self.explore_draw == "uniform":
+                u = rand.child("explore-uniform").uniform(ctx.user_ids[:, None], ctx.day, np.arange(S)[None, :])
+                drawn = pool[np.minimum((u * len(pool)).astype(np.int64), len(pool) - 1)]
+                choices = np.float32(len(pool))
+            else:
+                u, k = np.nonzero(swap & (flat >= 0))
+                shown[u, flat[u, k]] = False       # titles are unique and never recent: the mask keeps the rest
+                rnd = random_titles(ctx.user_ids, ctx.day, pool, 2 * S + ctx.recent.shape[1], rand.child("explore"))
+                rnd = _first_unseen(rnd, shown, S)
+                j = np.maximum(np.cumsum(swap, axis=1) - 1, 0)   # the j-th swapped slot takes the j-th draw
+                drawn = np.take_along_axis(rnd, j, 1)
+                choices = np.maximum(len(pool) - shown[:, pool].sum(1), 1).astype(np.float32)[:, None]
+            shown_t = np.where(swap, drawn, flat)
+            titles[:] = shown_t.reshape(titles.shape)
+            own = (shown_t == flat) & (shown_t >= 0)
+            prop = np.where(shown_t >= 0, (1 - self.explore) * own + self.explore / choices, 1.0)
+            tprop[:] = prop.reshape(tprop.shape)

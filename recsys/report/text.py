@@ -301,3 +301,19 @@ def render_sequential(seq: list[Mapping], alpha: float, *, daily: bool = True,
     lines = ["Day by day (cumulative data of the fixed cohort up to each day; differences treatment - control):"]
     lines += _table(header, rows, right={0})
     return "\n".join(lines + [summary])
+
+
+def render_interleaving(result: Mapping) -> str:
+    """An interleaving analysis (:func:`recsys.jobs.interleaving_analysis`) as a short table."""
+    a, b = result["first"], result["second"]
+    lines = [f"Team-draft interleaving of {a} (A) and {b} (B): {count(result['users'])} users, "
+             f"each a unit of the preference test", ""]
+    rows = []
+    for p in result["preferences"]:
+        rows.append([p["credit"], count(p["n"]), count(p["wins_a"]), count(p["wins_b"]), count(p["ties"]),
+                     signed(p["delta"], 3), interval(p["ci_low"], p["ci_high"], lambda x: signed(x, 3)),
+                     pvalue(p["p_value"]), {"A": a, "B": b}.get(p["winner"], "none")])
+    lines += _table(["credit", "users", f"prefer {a}", f"prefer {b}", "ties", "delta",
+                     f"{level(result['alpha'])} CI", "p", "winner"], rows, right={1, 2, 3, 4, 5, 7})
+    lines += ["", "delta = (users preferring A + ties / 2) / users with credit - 1/2 (> 0: A preferred)"]
+    return "\n".join(lines)

@@ -412,6 +412,8 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
     titles_v = page.titles.reshape(len(v.users), S)
     art_v = page.artwork.reshape(len(v.users), S)
     prop_v = page.propensity.reshape(len(v.users), S)
+    title_prop_v = page.slot_title_propensity().reshape(len(v.users), S)
+    team_v = page.slot_team().reshape(len(v.users), S)
     slot_row, slot_pos = np.divmod(np.arange(S), cfg.row_length)
     looks = page_look(model, titles_v, art_v, page.row_kind)      # how each visitor's page looks today
     change = react(state, view, model, v.users, looks)            # ... and the reaction to it
@@ -431,7 +433,8 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
             imp_parts.append(dict(user_id=uid[ex.j], day=np.full(len(ex.j), day), session=np.full(len(ex.j), r),
                                   row=slot_row[ex.slot], position=slot_pos[ex.slot], title=ex.title,
                                   artwork=ex.artwork, clicked=ex.clicked, p_click=ex.p_click,
-                                  propensity=prop_v[j][ex.j, ex.slot]))
+                                  propensity=prop_v[j][ex.j, ex.slot],
+                                  title_propensity=title_prop_v[j][ex.j, ex.slot], team=team_v[j][ex.j, ex.slot]))
         home, c = play(model, ex, sess, uid, day, r, stride)
         # time to first play: seconds spent scanning up to the first click
         csum = np.cumsum(np.where(ex.examined, b.look_seconds, b.skim_seconds).astype(np.float32), axis=1)

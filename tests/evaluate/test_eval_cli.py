@@ -84,13 +84,6 @@ def test_synthetic_world_is_the_default(monkeypatch, tmp_path, capsys):
     assert "synthetic world" in capsys.readouterr().out
 
 
-def test_synthetic_world_unavailable(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "recsys.experiment.warmup", None)  # import fails
-    assert main(["evaluate", "--no-progress"]) == 2
-    err = capsys.readouterr().err
-    assert "synthetic world's logs are unavailable" in err and len(err.strip().splitlines()) == 1
-
-
 @pytest.mark.parametrize("setup, args, message", [
     (None, ["--interactions", "{d}/missing.csv"], "interactions file not found"),
     ("user,item\n1,2\n1,3\n", ["--interactions", "{f}", "--format", "tsv"], "invalid choice: 'tsv'"),
@@ -101,7 +94,7 @@ def test_synthetic_world_unavailable(monkeypatch, capsys):
     ("user,item,timestamp\n1,2,x\n", ["--interactions", "{f}"], "column 'timestamp' is not numeric"),
     ("\x00\x01garbage", ["--interactions", "{f}", "--format", "movielens"], "MovieLens"),
     ("user,item,timestamp\n1,2,3\n", ["--interactions", "{f}", "--models", "svd"], "unknown model 'svd'"),
-    ("user,item,timestamp\n1,2,3\n", ["--interactions", "{f}", "--json", "{d}/no/such/dir/r.json"], "does not exist"),
+    ("user,item,timestamp\n1,2,3\n", ["--interactions", "{f}", "--json", "{f}/r.json"], "is not a directory"),
 ])
 def test_bad_input_one_line_exit_2_no_output(tmp_path, capsys, setup, args, message):
     f = tmp_path / "in.csv"

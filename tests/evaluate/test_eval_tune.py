@@ -135,10 +135,12 @@ def test_tune_model_cli(ml100k, tmp_path, capsys):
     (["--split", "kfold"], "invalid choice: 'kfold'"),
     (["--workers", "0"], "expected a positive integer"),
     (["--interactions", "{d}/missing.csv"], "interactions file not found"),
-    (["--json", "{d}/no/such/dir/t.json"], "does not exist"),
+    (["--json", "{d}/t.json/x/t.json"], "is not a directory"),
 ])
 def test_tune_model_bad_input_one_line_exit_2(ml100k, tmp_path, capsys, args, message):
     out = tmp_path / "t.json"
+    if "is not a directory" in message:
+        out.write_text("a file in the way")
     argv = ["tune-model", "--interactions", str(ml100k), "--format", "movielens", "--models", "popularity,ease",
             "--trials", "1", "--no-progress", *[a.format(d=tmp_path) for a in args]]
     if "--json" not in args:
@@ -148,7 +150,7 @@ def test_tune_model_bad_input_one_line_exit_2(ml100k, tmp_path, capsys, args, me
     assert rc == 2, cap.err
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], cap.err
-    assert not out.exists()
+    assert not out.exists() or out.read_text() == "a file in the way"
 
 
 @pytest.mark.slow
