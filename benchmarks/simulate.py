@@ -81,7 +81,7 @@ class PeakRSS:
 def measure_sim(users: int, days: int, workers: int) -> dict:
     import numpy as np
 
-    from recsys import parallel
+    from recsys.core import parallel
     from recsys.policies.reference import PopularityPolicy, RandomPolicy
     from recsys.core.rng import KeyedRandom
     from recsys.simulate.runner import Simulation
@@ -115,7 +115,7 @@ def measure_sim(users: int, days: int, workers: int) -> dict:
 
 
 def measure_experiment(users: int, days: int, workers: int, dask: bool) -> dict:
-    from recsys import parallel
+    from recsys.core import parallel
     from recsys.cli.demo import default_config
     from recsys.jobs import run_job
 

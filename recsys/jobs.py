@@ -125,6 +125,10 @@ def arm_summary(table: pd.DataFrame, plays: pd.DataFrame, n_titles: int, *, popu
         "regret_ratio": s["early_abandons"] / s["plays"],
         "churn_rate": s["churned"] / n,
     })
+    if {"next_day_returns", "return_chances", "returns", "gap_days"} <= set(table.columns):
+        r = g[["next_day_returns", "return_chances", "returns", "gap_days"]].sum()
+        out["return_rate"] = r["next_day_returns"] / r["return_chances"]     # next-day return per visit day
+        out["mean_gap_days"] = r["gap_days"] / r["returns"]                  # days between visits
     exposure = exposure_table(plays, table, n_titles, popularity=popularity, seed=seed).set_index("arm")
     return out.join(exposure[["coverage", "long_tail_share", "homogenization"]])
 

@@ -105,7 +105,9 @@ def test_bandits_learn_what_they_are_rewarded_for(run):
     shown = bait[imp["artwork"].to_numpy()]
     share = {a: shown[on_bait_title & (arm == a)].mean() for a in ARMS}
     print("\nshare of impressions on titles with a clickbait variant that show it, days 5-9:", share)
-    assert share["fixed"] == 0.0                      # the default variant is never the clickbait one
+    # the default variant is drawn like any other, so "fixed" shows the bait where it is the default;
+    # the play bandit learns to show it less often than that, the click bandit more
+    assert share["bandit-play"] < share["fixed"] < share["bandit-click"], share
     assert share["bandit-click"] > share["bandit-play"] + 0.1, share
 
 

@@ -24,7 +24,8 @@ def test_page_ope_intervals_cover_the_truth_at_the_nominal_rate():
     cfg = ExperimentConfig.from_dict({
         "experiment": {"users": 2500, "days": 1, "warmup_days": 14, "warmup_explore": 0.25,
                        "warmup_explore_draw": "uniform"},
-        "world": {"titles": 400, "cast": 200}})
+        # without the reaction to a changed page: the truth (card_probabilities) cannot rebuild it
+        "world": {"titles": 400, "cast": 200, "behaviour": {"change_reaction": False}}})
     with executor(2) as ex:
         df = coverage_replicates(cfg, range(REPLICATES), POLICIES, window=7, executor=ex)
     band = 2.576 * np.sqrt(0.05 * 0.95 / REPLICATES)        # 99% binomial band around 95%

@@ -220,7 +220,9 @@ def test_config_defaults_grid_and_seeds():
     with pytest.raises(InputError, match=">= 0"):
         Grid.parse(["diversity=-1,1"])
     with pytest.raises(InputError, match="static_baseline needs"):
-        TuneConfig.from_dict({"tune": {"static_baseline": True}})
+        TuneConfig.from_dict({"experiment": {"retrain_every": 0}, "tune": {"static_baseline": True}})
+    # no schedule given: the swept policy's own (the hybrid refits weekly), so a static twin has something to contrast
+    assert TuneConfig.from_dict({"tune": {"static_baseline": True}}).experiment.retrain_every == 7
 
 
 def test_pareto_front_hand_case():

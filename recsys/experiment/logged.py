@@ -172,23 +172,28 @@ def target_pages(window: LoggedWindow, policy: Policy, name: str, *, fit: bool =
 
 
 def card_probabilities(model: BehaviourModel, state: ShardState, rows: np.ndarray, titles: np.ndarray,
-                       artwork: np.ndarray, day: int) -> tuple[np.ndarray, np.ndarray]:
+                       artwork: np.ndarray, day: int, change: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The world's click probability of each card (``titles``, ``artwork``: (m, S), -1 empty) shown
     to local users ``rows`` (m,) of ``state``, and the probability that a click on it is
-    abandoned within two minutes: the simulator's examine step without its draws."""
+    abandoned within two minutes: the simulator's examine step without its draws (felt utility
+    with the users' current tastes, satiation and boredom). ``change`` (m,): each user's logit
+    shift of the reaction to how the page looks (the simulator's ``react``); None: no reaction,
+    exact in a world with ``change_reaction`` off or for a page that looks as the user is used to."""
     m, S = titles.shape
     pu = np.repeat(rows, S)
     pt, pa = titles.ravel(), artwork.ravel()
     ok = pt >= 0
     pc = np.zeros(m * S)
     pab = np.zeros(m * S)
-    pu, pt, pa = pu[ok], pt[ok], pa[ok]
-    util = model.utility(state.users, pu, pt, day)
-    sat = model.satiation_penalty(state.users, pu, pt, state.satiation[pu])
+    shift = np.zeros(m * S, np.float32) if change is None else np.repeat(np.asarray(change, np.float32), S)
+    pu, pt, pa, shift = pu[ok], pt[ok], pa[ok], shift[ok]
+    view = model.view(state.users, state.taste, state.affinity, state.satiation, state.boredom, state.habit)
+    felt = model.felt_utility(view, pu, pt, day)
     repeated = (state.passed[pu] == pt[:, None]).any(1)
     watched = (state.watched[pu] == pt[:, None]).any(1)
-    pc[ok] = model.click_probability(util, sat, state.users, pu, pa, repeated, watched)
-    pab[ok] = model.abandon_probability(util - sat - model.b.watched_weight * watched, pa)
+    pc[ok] = model.click_probability(felt, 0.0, view.traits, pu, pa, repeated, watched, shift)
+    watch_util = felt - model.b.watched_weight * watched - model.boredom_penalty(view, pu, pt)
+    pab[ok] = model.abandon_probability(watch_util, pa)
     return pc.reshape(m, S), pab.reshape(m, S)
 
 

@@ -1,8 +1,10 @@
 """Running an experiment: world, warm-up, training, assignment, simulation, per-user table.
 
-Arms are isolated: each arm's policy is trained on the warm-up logs and, when the file asks
-for retraining, on its *own* arm's experiment logs only, so one arm's feedback loop never leaks
-into another's (and a user's outcome depends only on the seed, their id and their arm's policy).
+Arms are isolated: each arm's policy is trained on the warm-up logs and refitted, on a schedule
+(:meth:`~recsys.experiment.config.ExperimentConfig.refit_every`: popularity daily and model-based
+policies weekly by default, as in production; frozen when the file asks), on the warm-up logs and
+its *own* arm's experiment logs only, so one arm's feedback loop never leaks into another's (and a
+user's outcome depends only on the seed, their id and their arm's policy).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from recsys.policies.artwork import FixedArtwork
 from recsys.experiment.assign import assign
-from recsys.experiment.config import ExperimentConfig
+from recsys.experiment.config import REFIT_DEFAULTS, ExperimentConfig
 from recsys.core.errors import InputError
 from recsys.policies import make_policy
 from recsys.policies.plugins import object_policy
@@ -57,6 +60,34 @@ def build_policies(config: ExperimentConfig, world: World, objects: Mapping[str,
         except InputError as exc:
             raise InputError(f"arm {a.name!r}: {exc}") from None
     return out
+
+
+def refit(arm: str, policy: Policy, logs: Logs, world: World, day: int) -> Policy:
+    """Refit ``policy``'s model on ``logs`` (days before ``day``), keeping what its artwork policy
+    has learnt: a scheduled refresh replaces the model, not the artwork bandit's posterior."""
+    learnt = getattr(policy, "artwork", None)
+    if learnt is None:
+        _fit(arm, policy, logs, world, day=day)
+        return policy
+    policy.artwork = FixedArtwork()     # fitted and dropped: cheap
+    try:
+        _fit(arm, policy, logs, world, day=day)
+    finally:
+        policy.artwork = learnt
+    return policy
+
+
+def refit_schedule(config: ExperimentConfig, name: str, policy: Policy) -> int:
+    """Days between refits of ``policy`` shown as ``name``: the file's arm of that name
+    (:meth:`ExperimentConfig.refit_every`); for another line-up (an interleaved pair, a paired
+    study's ranker) the experiment's ``retrain_every``, else the policy's production schedule
+    by its name (0 for a policy the schedules do not name)."""
+    arm = next((a for a in config.arms if a.name == name), None)
+    if arm is not None:
+        return config.refit_every(arm)
+    if config.retrain_every is not None:
+        return int(config.retrain_every)
+    return REFIT_DEFAULTS.get(getattr(policy, "name", None), 0)
 
 
 def run_experiment(config: ExperimentConfig, *, executor: Executor | None = None, progress: Progress | None = None,
@@ -131,18 +162,17 @@ def simulate_arms(config: ExperimentConfig, world: World, sim: Simulation, warm:
     ``names[a]``), each learning from its own arm's logs; the per-user table."""
     train_logs = warm.logs.observed()
     sim.set_arms(arm)
+    every = [refit_schedule(config, n, p) for n, p in zip(names, policies)]
     own_logs: list[list[Logs]] = [[] for _ in policies]
 
     def on_day(day: int, logs: Logs, learned: list) -> None:
         for a, p in enumerate(policies):
             if learned[a]:
                 p.learn(learned[a])
-            if config.retrain_every:
-                mine = arm_rows(Logs(logs.plays, logs.sessions, None), arm, a)
-                own_logs[a].append(mine)
-                if (day + 1) % config.retrain_every == 0 and day + 1 < config.days:
-                    _fit(names[a], p, Logs.concat([train_logs, *own_logs[a]]).observed(), world,
-                         day=day + 1)
+            if every[a]:
+                own_logs[a].append(arm_rows(Logs(logs.plays, logs.sessions, None), arm, a))
+                if (day + 1) % every[a] == 0 and day + 1 < config.days:
+                    refit(names[a], p, Logs.concat([train_logs, *own_logs[a]]).observed(), world, day + 1)
 
     sim.progress.begin("experiment day", config.days)
     logs = sim.run(policies, range(config.days), rands, keep_impressions=keep_impressions, on_day=on_day,

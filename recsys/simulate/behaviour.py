@@ -3,16 +3,28 @@
 Every function takes parallel arrays: ``u`` indexes rows of the user arrays given, ``t`` titles,
 ``a`` artwork ids. Utility is the user's hidden liking of a title; click and play outcomes are
 drawn elsewhere (:mod:`recsys.simulate.engine`) from the probabilities computed here.
+
+:class:`UserView` is a shard's users as the model meets them on one day: their static traits,
+their drifting tastes, and the genre terms of utility (affinity, satiation, boredom) folded
+into one vector per user, so that a pair's felt utility costs one product per term.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
+from recsys.core.page import ROW_KINDS
 from recsys.world.catalog import Catalog, CatalogTruth
 from recsys.world.config import WorldConfig
 from recsys.world.users import UserTruth
+
+#: a page's look (what a user gets used to), its slots weighted by attention: the share per row
+#: kind, how well known its titles are (renown), the share of cards not in their title's usual artwork
+LOOK_ROWS = len(ROW_KINDS)
+LOOK_SIZE = LOOK_ROWS + 2
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -21,6 +33,22 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 def rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
+
+
+@dataclass(frozen=True, eq=False)
+class UserView:
+    """One day's view of a shard's users: ``traits`` (static, hidden), ``taste`` (n, D) the
+    current latent taste, ``genre_term`` (n, G) the genre part of felt utility (affinity minus
+    satiation and the share of boredom a card's pull feels), ``boredom_term`` (n, G) the rest of
+    the boredom, which spoils watching a genre, ``change`` (n,)
+    the strength of the reaction to a changed page (positive: curious, negative: averse; zero
+    when the transient is switched off)."""
+
+    traits: UserTruth
+    taste: np.ndarray
+    genre_term: np.ndarray
+    boredom_term: np.ndarray
+    change: np.ndarray
 
 
 class BehaviourModel:
@@ -39,6 +67,9 @@ class BehaviourModel:
         self.is_movie = catalog.kind == 0
         self.runtime = catalog.runtime.astype(np.float32)
         self.cast_scale = np.float32(1.0 / np.sqrt(truth.cast_latent.shape[1]))
+        # how well known a title is, as a percentile of what draws everyone (quality, star cast)
+        self.renown = ((np.argsort(np.argsort(self.title_base, kind="stable"), kind="stable") + 0.5)
+                       / len(self.title_base)).astype(np.float32)
 
     def utility(self, users: UserTruth, u: np.ndarray, t: np.ndarray, day: int) -> np.ndarray:
         """Content utility of title ``t`` for user row ``u`` (before artwork, satiation, memory)."""
@@ -54,6 +85,58 @@ class BehaviourModel:
         util -= b.runtime_weight * np.where(self.is_movie[t], over / 60.0, 0.0)
         return util.astype(np.float32)
 
+    def view(self, traits: UserTruth, taste: np.ndarray, affinity: np.ndarray, satiation: np.ndarray,
+             boredom: np.ndarray, habit: np.ndarray) -> UserView:
+        """The day's :class:`UserView` from the users' traits and dynamic state (rows aligned)."""
+        b = self.b
+        sens = traits.satiation[:, None]
+        bored = b.boredom_weight * sens * np.maximum(boredom - b.boredom_tolerance, 0.0) ** b.boredom_power
+        term = b.genre_weight * affinity - b.satiation_weight * sens * satiation - b.boredom_click * bored
+        change = (b.change_curiosity * traits.novelty - b.change_aversion * habit) if b.change_reaction else \
+            np.zeros(len(habit), np.float32)
+        return UserView(traits, taste, term.astype(np.float32), ((1.0 - b.boredom_click) * bored).astype(np.float32),
+                        change.astype(np.float32))
+
+    def boredom_penalty(self, view: UserView, u: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """How much boredom with its genres spoils watching title ``t`` for user row ``u``, beyond
+        the share ``boredom_click`` the card's pull already felt: boredom shows mostly in the
+        play (abandonment, completion, bingeing, time sat), less in what the user expects of it."""
+        return rowdot(view.boredom_term[u], self.genre_share[t]).astype(np.float32)
+
+    def felt_utility(self, view: UserView, u: np.ndarray, t: np.ndarray, day: int) -> np.ndarray:
+        """Utility of title ``t`` for user row ``u`` today as the card promises it: :meth:`utility`
+        with the current taste and affinity, less satiation and the felt share of boredom (before
+        artwork and memory)."""
+        b = self.b
+        tr = self.truth
+        users = view.traits
+        util = b.taste_weight * rowdot(view.taste[u], tr.latent[t])
+        util += rowdot(view.genre_term[u], self.genre_share[t])
+        util += b.cast_weight * rowdot(users.cast_taste[u], tr.cast_vec[t])
+        util += self.title_base[t]
+        age = day - self.catalog.release_day[t]
+        util += b.novelty_weight * users.novelty[u] * np.exp2(-np.maximum(age, 0) / b.novelty_halflife)
+        over = np.maximum(self.runtime[t] - users.runtime_tolerance[u], 0.0)
+        util -= b.runtime_weight * np.where(self.is_movie[t], over / 60.0, 0.0)
+        return util.astype(np.float32)
+
+    def page_change(self, look: np.ndarray, familiar: np.ndarray) -> np.ndarray:
+        """How unlike the familiar look (rows of ``familiar``; -1 in the first column: none yet)
+        today's page ``look`` is, in [0, 1]: a weighted mean of the total-variation distance of
+        the row kinds and the gaps in how well known the titles are and in unusual artwork."""
+        b = self.b
+        k = LOOK_ROWS
+        rows = 0.5 * np.abs(look[:, :k] - familiar[:, :k]).sum(1)
+        d = (b.change_rows * rows + b.change_titles * np.abs(look[:, k] - familiar[:, k])
+             + b.change_artwork * np.abs(look[:, k + 1] - familiar[:, k + 1]))
+        d /= max(b.change_rows + b.change_titles + b.change_artwork, 1e-12)
+        return np.where(familiar[:, 0] >= 0, d, 0.0).astype(np.float32)
+
+    def change_felt(self, d: np.ndarray) -> np.ndarray:
+        """The part of a page's change (:meth:`page_change`) a user notices: what exceeds
+        ``change_threshold``, so that the day-to-day wobble of a steady page goes unnoticed."""
+        return np.maximum(d - self.b.change_threshold, 0.0).astype(np.float32)
+
     def satiation_penalty(self, users: UserTruth, u: np.ndarray, t: np.ndarray, satiation: np.ndarray) -> np.ndarray:
         """Penalty for genres the user has had too much of lately (``satiation`` rows aligned with ``u``)."""
         return (self.b.satiation_weight * users.satiation[u] * rowdot(satiation, self.genre_share[t])).astype(np.float32)
@@ -63,21 +146,23 @@ class BehaviourModel:
         c = self.catalog
         theme = c.art_theme[a]
         out = np.zeros(len(a), dtype=np.float32)
-        g = theme == 0
-        out[g] = users.genre_affinity[u[g], c.art_genre[a[g]]]
-        k = theme == 1
+        g = np.flatnonzero(theme == 0)          # positions and flat gathers: the cheap way on every page
+        out[g] = users.genre_affinity.ravel()[u[g] * users.genre_affinity.shape[1] + c.art_genre[a[g]]]
+        k = np.flatnonzero(theme == 1)
         out[k] = rowdot(users.cast_taste[u[k]], self.truth.cast_latent[c.art_cast[a[k]]]) * self.cast_scale
-        m = theme == 2
-        out[m] = users.mood[u[m], c.art_mood[a[m]]]
+        m = np.flatnonzero(theme == 2)
+        out[m] = users.mood.ravel()[u[m] * users.mood.shape[1] + c.art_mood[a[m]]]
         return out
 
     def click_probability(self, util: np.ndarray, sat_penalty: np.ndarray, users: UserTruth, u: np.ndarray,
-                          a: np.ndarray, repeated: np.ndarray, watched: np.ndarray) -> np.ndarray:
+                          a: np.ndarray, repeated: np.ndarray, watched: np.ndarray,
+                          change: np.ndarray | float = 0.0) -> np.ndarray:
+        """``change``: the logit shift of the user's reaction to a changed page (0: none)."""
         b = self.b
         logit = (b.click_bias + util - sat_penalty
                  + b.appeal_weight * self.truth.art_appeal[a]
                  + b.match_weight * self.artwork_match(users, u, a)
-                 - b.repeat_weight * repeated - b.watched_weight * watched)
+                 - b.repeat_weight * repeated - b.watched_weight * watched + change)
         return sigmoid(logit).astype(np.float32)
 
     def abandon_probability(self, watch_util: np.ndarray, a: np.ndarray) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Per-shard simulation state: the users' hidden dynamic state and the service's observable history.
 
-Hidden state (satisfaction, satiation, churn, the user's memory of what they watched and passed
-over) belongs to the world. Observable history (recent plays, genre profile, counts) is what
+Hidden state (satisfaction, satiation and boredom, the drifting tastes, habit, the look of the
+pages the user is used to, churn, the user's memory of what they watched and passed over)
+belongs to the world. Observable history (recent plays, genre profile, counts) is what
 the service derives from its own logs; it is the only state a policy sees, via
 :meth:`ShardState.context`.
 """
@@ -15,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.core.page import UserContext
+from recsys.simulate.behaviour import LOOK_SIZE
 from recsys.simulate.tables import NOT_CHURNED
 from recsys.world.build import World
 from recsys.world.users import UserTruth
@@ -51,7 +53,12 @@ class ShardState:
     signup: np.ndarray          # (n,) int32 public
     arm: np.ndarray             # (n,) int8 index of the user's policy; -1: not simulated
     satisfaction: np.ndarray    # (n,) float32 hidden
-    satiation: np.ndarray       # (n, G) float32 hidden
+    satiation: np.ndarray       # (n, G) float32 hidden: too much of a genre lately (days)
+    boredom: np.ndarray         # (n, G) float32 hidden: tired of a genre (weeks)
+    taste: np.ndarray           # (n, D) float32 hidden: latent taste, drifting toward what is watched
+    affinity: np.ndarray        # (n, G) float32 hidden: genre affinity, rising for genres watched
+    habit: np.ndarray           # (n,) float32 hidden in [0, 1]: grows with active days, fades without
+    look: np.ndarray            # (n, K) float32 hidden: the look of the pages the user is used to (-1: none yet)
     churned: np.ndarray         # (n,) bool
     churn_day: np.ndarray       # (n,) int16, 32767 while active (observable: the account lapsed)
     watched: np.ndarray         # (n, H) int32 hidden memory of titles played
@@ -61,8 +68,8 @@ class ShardState:
     obs_plays: np.ndarray       # (n,) int32
     obs_sessions: np.ndarray    # (n,) int32
 
-    DYNAMIC = ("arm", "satisfaction", "satiation", "churned", "churn_day", "watched", "passed",
-               "obs_recent", "obs_profile", "obs_plays", "obs_sessions")
+    DYNAMIC = ("arm", "satisfaction", "satiation", "boredom", "taste", "affinity", "habit", "look", "churned",
+               "churn_day", "watched", "passed", "obs_recent", "obs_profile", "obs_plays", "obs_sessions")
     #: what a worker restores from a checkpoint (``arm`` comes from the driver, with the task)
     RESTORED = DYNAMIC[1:]
 
@@ -95,10 +102,15 @@ class ShardState:
     @classmethod
     def new(cls, world: World, start: int, stop: int) -> "ShardState":
         n, G, S = stop - start, world.config.genres, world.config.slots
+        users = world.user_truth.slice(start, stop)
         return cls(
-            start=start, stop=stop, users=world.user_truth.slice(start, stop),
+            start=start, stop=stop, users=users,
             signup=world.users.signup_day[start:stop].copy(), arm=np.zeros(n, np.int8),
-            satisfaction=np.zeros(n, np.float32), satiation=np.zeros((n, G), np.float32),
+            satisfaction=np.full(n, world.config.behaviour.satisfaction_reference, np.float32),
+            satiation=np.zeros((n, G), np.float32),
+            boredom=np.zeros((n, G), np.float32), taste=users.taste.copy(), affinity=users.genre_affinity.copy(),
+            # a long-standing user's habit: about their chance of a visit on a day (reset at sign-up)
+            habit=(-np.expm1(-users.activity)).astype(np.float32), look=np.full((n, LOOK_SIZE), -1, np.float32),
             churned=np.zeros(n, bool), churn_day=np.full(n, NOT_CHURNED, np.int16),
             watched=np.full((n, HISTORY), -1, np.int32), passed=np.full((n, S), -1, np.int32),
             obs_recent=np.full((n, HISTORY), -1, np.int32), obs_profile=np.zeros((n, G), np.float32),

@@ -32,8 +32,10 @@ import pandas as pd
 from scipy import stats
 
 from recsys.stats.analysis import analyze
+from recsys.stats.metrics import METRICS
 from recsys.stats.roles import Roles
 from recsys.tune.config import AXES, LOWER_IS_BETTER, OBJECTIVES, REPORTED_METRICS, TESTED_METRICS, TuneConfig
+from recsys.tune.optimum import difference, peak
 from recsys.tune.sweep import RETRAINED, STATIC, ReplicateResult
 
 SEGMENT_ORDER = ("all", "new", "low_engagement", "regular", "power")
@@ -343,6 +345,16 @@ def _homogenization_summary(config: TuneConfig, long: pd.DataFrame, table: pd.Da
         if len(np.unique(w)) > 1 and np.isfinite(d["mean"]).all():
             trend[v] = float(np.polyfit(w, d["mean"].to_numpy(np.float64), 1)[0])
     out["slope_per_unit_diversity"] = trend
+    # the slope within each replicate, and its t interval over replicates (worlds differ in level)
+    hl = long[(long["metric"] == "homogenization") & (long["segment"] == "all")].assign(w=lambda d: d["arm"].map(weights))
+    per_rep = [{"variant": v, "replicate": r, "value": float(np.polyfit(d["w"], d["value"], 1)[0])}
+               for (v, r), d in hl.groupby(["variant", "replicate"])
+               if d["w"].nunique() > 1 and np.isfinite(d["value"]).all()]
+    if per_rep:
+        e = _t_interval(pd.DataFrame(per_rep).groupby("variant"), "value", level)
+        out["slope_interval"] = {v: {"slope": float(e.loc[v, "mean"]), "ci_low": float(e.loc[v, "low"]),
+                                     "ci_high": float(e.loc[v, "high"]), "replicates": int(e.loc[v, "n"])}
+                                 for v in e.index}
     if {RETRAINED, STATIC} <= set(long["variant"]):
         hl = long[(long["metric"] == "homogenization") & (long["segment"] == "all")]
         paired = hl.pivot_table(index=["arm", "replicate"], columns="variant", values="value")
@@ -351,6 +363,47 @@ def _homogenization_summary(config: TuneConfig, long: pd.DataFrame, table: pd.Da
         out["retrain_effect"] = {a: {"diff": float(e.loc[a, "mean"]), "ci_low": float(e.loc[a, "low"]),
                                      "ci_high": float(e.loc[a, "high"])} for a in config.arm_names}
     return out
+
+
+#: per objective: the per-user value the peak is fitted to, and the registry metric whose CUPED
+#: covariate it borrows
+_PEAK_VALUE = {"watch_minutes": ("watch_minutes", "watch_minutes"), "retention": ("retention", "churn_rate")}
+
+
+def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> dict | None:
+    """Where the objective peaks along the grid's one varied axis, per segment
+    (:func:`recsys.tune.optimum.peak` on the pooled replicates' per-user values, one intercept
+    per replicate, the objective's CUPED covariate when the table has it), and a test of the
+    difference between every two segments' peaks. None when the grid varies several axes or
+    has fewer than three weights (a quadratic needs three)."""
+    axes = config.tune.grid.varied
+    weights = sorted({p[axes[0]] for p in config.points})
+    if len(axes) != 1 or len(weights) < 3:
+        return None
+    axis = axes[0]
+    objective = config.tune.objective
+    column, metric = _PEAK_VALUE[objective]
+    level = config.experiment.alpha
+    w_of = dict(zip(config.arm_names, (p[axis] for p in config.points)))
+    mine = [r for r in results if r.variant == variant]
+    pooled = pd.concat([r.table.assign(_replicate=r.replicate) for r in mine], ignore_index=True)
+    pooled["retention"] = 1.0 - pooled["churned"]
+    cov = METRICS[metric].covariate(pooled.columns)
+    segs = {}
+    for seg in [s for s in SEGMENT_ORDER if s == "all" or s in set(pooled["segment"])]:
+        rows = pooled if seg == "all" else pooled[pooled["segment"] == seg]
+        if len(rows) < 10:
+            continue
+        x = rows[cov[0]].to_numpy(np.float64) if cov is not None and len(cov) == 1 else None
+        segs[seg] = peak(rows[column].to_numpy(np.float64), rows["arm"].map(w_of).to_numpy(np.float64),
+                         rows["_replicate"].to_numpy(), x, alpha=level)
+    named = [s for s in segs if s != "all"]
+    diffs = [{"a": a, "b": b, **difference(segs[a], segs[b], level)} for i, a in enumerate(named) for b in named[i + 1:]]
+    return {"axis": axis, "objective": objective, "value": column, "covariate": cov[0] if cov and len(cov) == 1 else None,
+            "method": "vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
+                      "replicate, HC1 standard errors; Fieller's interval; differences by the delta method",
+            "grid": [float(w) for w in weights], "segments": {k: v.to_dict() for k, v in segs.items()},
+            "differences": diffs}
 
 
 def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepResult:
@@ -387,6 +440,7 @@ def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepRe
     table = table[cols]
     seeds = config.replicate_seeds()
     summary = _summary(config, seeds, table, recs, _homogenization_summary(config, long, table))
+    summary["peaks"] = peaks(config, results, main_variant(config))
     return SweepResult(config, seeds, table, long, recs, summary)
 
 

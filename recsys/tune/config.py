@@ -31,7 +31,7 @@ import numpy as np
 
 from recsys.core.config import dump_toml, from_mapping, load_file
 from recsys.core.errors import InputError
-from recsys.experiment.config import ArmConfig, ExperimentConfig
+from recsys.experiment.config import REFIT_DEFAULTS, ArmConfig, ExperimentConfig
 
 #: the re-ranker weights a grid may sweep (policy parameter names, recsys.policies)
 AXES = ("diversity", "calibration", "longtail")
@@ -156,6 +156,13 @@ class TuneConfig:
 
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
     tune: TuneSettings = field(default_factory=TuneSettings)
+
+    def __post_init__(self) -> None:
+        # every arm runs the same policy: an unset schedule is that policy's (e.g. weekly for the
+        # hybrid), written out so that the sweep's variants and pages can name it
+        if self.experiment.retrain_every is None and self.tune.policy in REFIT_DEFAULTS:
+            exp = dataclasses.replace(self.experiment, retrain_every=REFIT_DEFAULTS[self.tune.policy])
+            object.__setattr__(self, "experiment", exp)
 
     # -- the arms the grid generates
     @property

@@ -193,14 +193,13 @@ def make_catalog(config: WorldConfig, seed: int) -> tuple[Catalog, CatalogTruth]
     art_offsets = np.concatenate([[0], np.cumsum(n_art)]).astype(np.int64)
     A = int(art_offsets[-1])
     art_title = np.repeat(np.arange(T, dtype=np.int32), n_art)
-    local = np.arange(A) - art_offsets[art_title]
+    # every variant is drawn alike, the default (the first, what "fixed" shows) included: it may
+    # play up any theme, and it may be the clickbait
     art_theme = rng.choice(3, size=A, p=[0.45, 0.3, 0.25]).astype(np.int8)
-    art_theme[local == 0] = 0  # the default variant plays up the title's main genre
     # genre theme: one of the title's own genres
     g_start = genres.indptr[art_title]
     g_count = np.diff(genres.indptr)[art_title]
     g_pick = genres.indices[g_start + (rng.random(A) * g_count).astype(np.int64)]
-    g_pick[local == 0] = genres.indices[genres.indptr[art_title[local == 0]]]
     art_genre = np.where(art_theme == 0, g_pick, -1).astype(np.int16)
     c_start = cast.indptr[art_title]
     c_count = np.maximum(np.diff(cast.indptr)[art_title], 1)
@@ -211,7 +210,7 @@ def make_catalog(config: WorldConfig, seed: int) -> tuple[Catalog, CatalogTruth]
     appeal = rng.normal(0.0, 0.3, A)
     honesty = np.clip(rng.beta(8, 2, A), 0.05, 1.0)
     has_bait = rng.random(T) < config.clickbait_share
-    bait_local = (rng.random(T) * (n_art - 1)).astype(np.int64) + 1  # never the default variant
+    bait_local = (rng.random(T) * n_art).astype(np.int64)
     bait = art_offsets[:-1] + bait_local
     bait = bait[has_bait]
     appeal[bait] += 0.9

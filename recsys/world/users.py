@@ -113,7 +113,9 @@ def _make_shard(config: WorldConfig, truth: CatalogTruth, clusters: TasteCluster
     runtime_tolerance = rng.normal(125, 20, n).clip(80, 200).astype(np.float32)
     novelty = rng.beta(2, 3, n).astype(np.float32)
     satiation = rng.gamma(3.0, 1 / 3.0, n).astype(np.float32)
-    activity = np.exp(rng.normal(np.log(0.32), 0.95, n)).clip(0.02, 3.0).astype(np.float32)
+    activity = np.exp(rng.normal(np.log(config.activity_median), config.activity_sigma, n))
+    activity = activity.clip(min(0.02, config.activity_max), config.activity_max)
+    activity = activity.astype(np.float32)
     churn_propensity = np.exp(rng.normal(0.0, 0.4, n)).astype(np.float32)
     is_new = rng.random(n) < config.new_user_share
     signup = np.where(is_new, rng.integers(-7, 0, n), rng.integers(-720, -60, n)).astype(np.int32)

@@ -1,0 +1,100 @@
+"""Where the objective peaks along a weight axis, with an interval, and whether two segments' peaks differ.
+
+A sweep measures the objective at a few weights; the best of them is a noisy pick among
+neighbours. Here the optimum is estimated instead: a quadratic in the weight,
+
+    y_i = a_rep(i) + b1 w_i + b2 w_i^2 (+ g x_i) + e_i,
+
+is fitted by least squares to the per-user values ``y`` of the pooled replicates (one
+intercept per replicate, so worlds may differ in level; ``x`` an optional pre-period covariate,
+centred, as CUPED uses), with heteroscedasticity-robust (HC1) standard errors: users are
+independent, their variances are not equal. The peak is the vertex ``w* = -b1 / (2 b2)``, a
+maximum when ``b2 < 0`` (a minimum for a metric where lower is better). Its interval is
+Fieller's for the ratio ``-b1 / (2 b2)``: the weights ``w`` at which the slope ``b1 + 2 b2 w``
+is not significantly different from zero. It is bounded when the curvature ``b2`` is itself
+significant, and unbounded otherwise (no peak can be told apart). The difference between two
+segments' peaks (independent users) has the delta method's standard error
+``sqrt(se_a^2 + se_b^2)``, with ``se`` the delta method's for each vertex, and a z test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+from recsys.stats.inference import fieller
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The fitted quadratic's vertex along one weight axis (NaN where it cannot be had)."""
+
+    weight: float        # the vertex -b1 / (2 b2)
+    se: float            # its delta-method standard error
+    ci_low: float        # Fieller's interval (NaN: unbounded)
+    ci_high: float
+    b1: float
+    b2: float
+    b2_se: float
+    b2_p: float          # two-sided p-value of the curvature
+    users: int
+    peak: bool           # a maximum (minimum for lower-is-better) with a significant curvature
+    within_grid: bool    # the interval lies strictly inside the grid's range of weights
+
+    def to_dict(self) -> dict:
+        return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in asdict(self).items()}
+
+
+def quadratic_fit(y: np.ndarray, w: np.ndarray, group: np.ndarray,
+                  x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``y`` on a per-``group`` intercept, ``w``, ``w^2`` (and centred ``x``):
+    the coefficients of (w, w^2) and their HC1 covariance (2 x 2)."""
+    y = np.asarray(y, np.float64)
+    w = np.asarray(w, np.float64)
+    _, g = np.unique(np.asarray(group), return_inverse=True)
+    cols = [np.eye(g.max() + 1)[g], w[:, None], (w * w)[:, None]]
+    if x is not None:
+        x = np.asarray(x, np.float64)
+        cols.append((x - x.mean())[:, None])
+    X = np.hstack(cols)
+    n, k = X.shape
+    XtX_inv = np.linalg.pinv(X.T @ X)
+    beta = XtX_inv @ (X.T @ y)
+    e = y - X @ beta
+    meat = (X * (e * e)[:, None]).T @ X
+    cov = XtX_inv @ meat @ XtX_inv * (n / max(n - k, 1))
+    j = g.max() + 1
+    return beta[j:j + 2], cov[j:j + 2, j:j + 2]
+
+
+def peak(y: np.ndarray, w: np.ndarray, group: np.ndarray, x: np.ndarray | None = None, *,
+         lower_is_better: bool = False, alpha: float = 0.05) -> Peak:
+    """The vertex of the quadratic fitted by :func:`quadratic_fit`, with its intervals."""
+    w = np.asarray(w, np.float64)
+    (b1, b2), V = quadratic_fit(y, w, group, x)
+    q = float(stats.norm.ppf(1 - alpha / 2))
+    with np.errstate(all="ignore"):
+        b2_se = float(np.sqrt(V[1, 1]))
+        b2_p = float(2 * stats.norm.sf(abs(b2) / b2_se)) if b2_se > 0 else float("nan")
+        vertex = float(-b1 / (2 * b2)) if b2 != 0 else float("nan")
+        grad = np.array([-1 / (2 * b2), b1 / (2 * b2 * b2)])
+        se = float(np.sqrt(grad @ V @ grad))
+    lo, hi = fieller(-b1, 2 * b2, V[0, 0], 4 * V[1, 1], -2 * V[0, 1], q)
+    concave = b2 > 0 if lower_is_better else b2 < 0
+    is_peak = bool(concave and np.isfinite(b2_p) and b2_p < alpha)
+    inside = bool(is_peak and np.isfinite(lo) and lo > w.min() and hi < w.max())
+    return Peak(vertex, se, lo, hi, float(b1), float(b2), b2_se, b2_p, int(len(w)), is_peak, inside)
+
+
+def difference(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
+    """``a.weight - b.weight`` with a delta-method interval and a two-sided z test."""
+    diff = a.weight - b.weight
+    se = float(np.hypot(a.se, b.se))
+    q = float(stats.norm.ppf(1 - alpha / 2))
+    ok = np.isfinite(diff) and np.isfinite(se) and se > 0
+    p = float(2 * stats.norm.sf(abs(diff) / se)) if ok else float("nan")
+    return {"diff": float(diff), "se": se, "ci_low": float(diff - q * se) if ok else float("nan"),
+            "ci_high": float(diff + q * se) if ok else float("nan"), "p_value": p,
+            "significant": bool(ok and p < alpha)}

@@ -1,0 +1,84 @@
+"""recsys.tune.optimum: the quadratic's coefficients and HC1 covariance against statsmodels, the
+vertex and Fieller's interval on data with a known peak (and its coverage), no peak where there
+is no curvature, and the test of the difference between two peaks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from recsys.tune.optimum import difference, peak, quadratic_fit
+
+GRID = np.array([0.0, 0.3, 0.6, 0.9, 1.2])
+
+
+def draw(rng, n, vertex, curvature, *, replicates=3, noise=1.0, level_sd=0.5, with_x=False):
+    """Per-user values of a concave quadratic in the weight, one level per replicate, skewed noise."""
+    w = rng.choice(GRID, n)
+    g = rng.integers(0, replicates, n)
+    x = rng.gamma(2.0, 1.0, n)
+    level = rng.normal(0, level_sd, replicates)[g]
+    y = level - curvature * (w - vertex) ** 2 + noise * (rng.exponential(1.0, n) - 1.0) * (1 + w)
+    if with_x:
+        y = y + 0.8 * x
+    return y, w, g, x
+
+
+def test_coefficients_and_hc1_covariance_match_statsmodels():
+    rng = np.random.default_rng(1)
+    y, w, g, x = draw(rng, 3000, 0.5, 2.0, with_x=True)
+    beta, cov = quadratic_fit(y, w, g, x)
+    X = np.column_stack([np.eye(3)[g], w, w * w, x - x.mean()])
+    ref = sm.OLS(y, X).fit(cov_type="HC1")
+    np.testing.assert_allclose(beta, ref.params[3:5], rtol=1e-9)
+    np.testing.assert_allclose(cov, ref.cov_params()[3:5, 3:5], rtol=1e-8)
+
+
+def test_vertex_interval_and_flags_on_a_known_peak():
+    rng = np.random.default_rng(2)
+    y, w, g, _ = draw(rng, 20_000, 0.55, 3.0)
+    p = peak(y, w, g)
+    assert p.peak and p.within_grid
+    assert p.ci_low < 0.55 < p.ci_high and p.ci_high - p.ci_low < 0.2
+    assert p.ci_low < p.weight < p.ci_high and abs(p.weight - 0.55) < 3 * p.se
+    assert p.b2 < 0 and p.b2_p < 1e-6
+    # lower is better: the same data turned around has the same vertex, a minimum
+    q = peak(-y, w, g, lower_is_better=True)
+    assert q.peak and q.weight == pytest.approx(p.weight)
+
+
+def test_no_curvature_no_peak():
+    rng = np.random.default_rng(3)
+    w = rng.choice(GRID, 4000)
+    y = 0.3 * w + rng.normal(0, 1, 4000)           # a straight line: no vertex to find
+    p = peak(y, w, np.zeros(4000, int))
+    assert not p.peak and not p.within_grid
+    assert not (np.isfinite(p.ci_low) and p.ci_low > 0 and p.ci_high < 1.2)
+
+
+def test_fieller_interval_covers_the_vertex_at_about_the_nominal_rate():
+    rng = np.random.default_rng(4)
+    hits = 0
+    reps = 300
+    for _ in range(reps):
+        y, w, g, _ = draw(rng, 1500, 0.5, 3.0)
+        p = peak(y, w, g)
+        hits += bool(np.isfinite(p.ci_low) and p.ci_low <= 0.5 <= p.ci_high)
+    # 95% nominal; a binomial 99.9% band around it for 300 replicates
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], reps, 0.95) / reps
+    assert lo <= hits / reps <= hi, hits / reps
+
+
+def test_difference_of_two_peaks():
+    rng = np.random.default_rng(5)
+    a = peak(*draw(rng, 20_000, 0.3, 3.0)[:3])
+    b = peak(*draw(rng, 20_000, 0.8, 3.0)[:3])
+    d = difference(a, b)
+    assert d["diff"] == pytest.approx(a.weight - b.weight)
+    assert d["se"] == pytest.approx(np.hypot(a.se, b.se))
+    assert d["significant"] and d["ci_high"] < 0 and d["p_value"] < 1e-6
+    assert d["p_value"] == pytest.approx(2 * stats.norm.sf(abs(d["diff"]) / d["se"]))
+    same = difference(a, a)
+    assert same["diff"] == 0 and not same["significant"]
