@@ -77,7 +77,14 @@ class BehaviourModel:
         tr = self.truth
         util = b.taste_weight * rowdot(users.taste[u], tr.latent[t])
         util += b.genre_weight * rowdot(users.genre_affinity[u], self.genre_share[t])
-        util += b.cast_weight * rowdot(users.cast_taste[u], tr.cast_vec[t])
+        return self._add_title_terms(util, users, u, t, day)
+
+    def _add_title_terms(self, util: np.ndarray, users: UserTruth, u: np.ndarray, t: np.ndarray,
+                         day: int) -> np.ndarray:
+        """Add what does not drift to a taste-and-genre utility: cast, the title's base appeal,
+        a new release's pull and the runtime a movie asks beyond the user's tolerance."""
+        b = self.b
+        util += b.cast_weight * rowdot(users.cast_taste[u], self.truth.cast_vec[t])
         util += self.title_base[t]
         age = day - self.catalog.release_day[t]
         util += b.novelty_weight * users.novelty[u] * np.exp2(-np.maximum(age, 0) / b.novelty_halflife)
@@ -112,13 +119,7 @@ class BehaviourModel:
         users = view.traits
         util = b.taste_weight * rowdot(view.taste[u], tr.latent[t])
         util += rowdot(view.genre_term[u], self.genre_share[t])
-        util += b.cast_weight * rowdot(users.cast_taste[u], tr.cast_vec[t])
-        util += self.title_base[t]
-        age = day - self.catalog.release_day[t]
-        util += b.novelty_weight * users.novelty[u] * np.exp2(-np.maximum(age, 0) / b.novelty_halflife)
-        over = np.maximum(self.runtime[t] - users.runtime_tolerance[u], 0.0)
-        util -= b.runtime_weight * np.where(self.is_movie[t], over / 60.0, 0.0)
-        return util.astype(np.float32)
+        return self._add_title_terms(util, users, u, t, day)
 
     def page_change(self, look: np.ndarray, familiar: np.ndarray) -> np.ndarray:
         """How unlike the familiar look (rows of ``familiar``; -1 in the first column: none yet)
