@@ -403,3 +403,77 @@ def test_static_series_is_drawn_only_where_it_can_be_told_apart():
     panels, reason = static_coincides(other)
     assert panels and not any(panels.values()) and reason is None
     assert "squares, dashed: without retraining" in exposure_caption(other)
+
+
+PAIRED = """
+[experiment]
+seed = 9
+users = 700
+days = 3
+warmup_days = 7
+retrain_every = 2
+[world]
+titles = 300
+[tune]
+design = "paired"
+replicates = 1
+objective = "watch_minutes"
+guardrails = { ctr = -0.5 }
+[tune.grid]
+diversity = [0, 0.6, 1.2]
+"""
+
+
+@pytest.fixture(scope="module")
+def paired_run():
+    from recsys.tune.sweep import replicate_tasks, run_replicate
+
+    cfg = TuneConfig.from_dict(read_toml_text(PAIRED))
+    return cfg, run_replicate(replicate_tasks(cfg)[0])
+
+
+def test_a_paired_replicate_shows_every_user_every_point(paired_run):
+    cfg, res = paired_run
+    t = res.table
+    per_arm = {a: set(d["user_id"]) for a, d in t.groupby("arm")}
+    assert set(per_arm) == set(cfg.arm_names)
+    assert len({frozenset(s) for s in per_arm.values()}) == 1                     # the same users ...
+    assert len(t) == len(cfg.arm_names) * len(per_arm[cfg.control])                 # ... once per point
+    # a point's table depends on its weight, the seed and the users only, not on the other points
+    from recsys.tune.sweep import replicate_tasks, run_replicate
+
+    two = TuneConfig.from_dict(read_toml_text(PAIRED.replace("[0, 0.6, 1.2]", "[0, 1.2]")))
+    assert two.replicate_seeds() == cfg.replicate_seeds()
+    small = run_replicate(replicate_tasks(two)[0]).table
+    for arm in two.arm_names:
+        pd.testing.assert_frame_equal(t[t["arm"] == arm].reset_index(drop=True),
+                                      small[small["arm"] == arm].reset_index(drop=True))
+    # and the points differ: the weight changes what users watch
+    by = t.groupby("arm")["watch_minutes"].sum()
+    assert by.nunique() == len(cfg.arm_names)
+
+
+def test_a_paired_sweep_is_analysed_on_the_same_users(paired_run):
+    from recsys.tune.analysis import analyse_sweep
+
+    cfg, res = paired_run
+    out = analyse_sweep(cfg, [res])
+    ab = out.table[(out.table["arm"] != cfg.control) & out.table["ab_method"].notna()]
+    assert set(ab["ab_method"]) == {"paired delta method (same users in both arms)"}
+    assert {"all", *set(res.table["segment"])} <= set(ab["segment"])
+    ctr = ab[(ab["metric"] == "ctr") & (ab["segment"] == "all")].set_index("arm")
+    whole = res.table.groupby("arm")[["clicks", "impressions"]].sum()
+    rate = whole["clicks"] / whole["impressions"]
+    for arm, row in ctr.iterrows():
+        assert row["ab_diff"] == pytest.approx(rate[arm] - rate[cfg.control], rel=1e-9)
+        assert row["ab_ci_low"] < row["ab_diff"] < row["ab_ci_high"]
+    peaks = out.summary["peaks"]
+    assert peaks["design"] == "paired" and "one intercept per user" in peaks["method"]
+    assert peaks["segments"]["all"]["users"] == res.table["user_id"].nunique()
+    # the design is said in the saved config
+    assert TuneConfig.from_dict(read_toml_text(cfg.to_toml())).tune.design == "paired"
+
+
+def test_an_unknown_design_is_refused():
+    with pytest.raises(InputError, match="tune.design must be one of randomised, paired"):
+        TuneConfig.from_dict(read_toml_text(PAIRED.replace('"paired"', '"crossover"')))

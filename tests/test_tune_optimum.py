@@ -9,7 +9,7 @@ import pytest
 import statsmodels.api as sm
 from scipy import stats
 
-from recsys.tune.optimum import difference, peak, quadratic_fit
+from recsys.tune.optimum import difference, peak, quadratic_fit, within_fit
 
 GRID = np.array([0.0, 0.3, 0.6, 0.9, 1.2])
 
@@ -82,3 +82,34 @@ def test_difference_of_two_peaks():
     assert d["p_value"] == pytest.approx(2 * stats.norm.sf(abs(d["diff"]) / d["se"]))
     same = difference(a, a)
     assert same["diff"] == 0 and not same["significant"]
+
+
+def test_within_user_fit_matches_statsmodels_with_user_intercepts_and_clusters():
+    rng = np.random.default_rng(11)
+    n_users, grid = 150, GRID
+    level = rng.gamma(2.0, 3.0, n_users)                         # each user's own level, shared by every weight
+    u = np.repeat(np.arange(n_users), len(grid))
+    w = np.tile(grid, n_users)
+    y = level[u] + 1.5 * w - 1.2 * w * w + rng.normal(0, 1, len(u)) * (1 + level[u] / 5)
+    beta, cov = within_fit(y, w, u)
+    X = np.column_stack([np.eye(n_users)[u], w, w * w])
+    ref = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": u})
+    np.testing.assert_allclose(beta, ref.params[-2:], rtol=1e-9)
+    np.testing.assert_allclose(cov, ref.cov_params()[-2:, -2:], rtol=1e-8)
+    p = peak(y, w, np.zeros(len(u), int), unit=u)
+    assert p.users == n_users and p.weight == pytest.approx(-beta[0] / (2 * beta[1]))
+
+
+def test_pairing_finds_a_peak_that_users_own_levels_hide():
+    """The same users under every weight: their own levels, far larger than the effect, drop out."""
+    rng = np.random.default_rng(12)
+    n_users = 1500
+    level = rng.gamma(1.0, 60.0, n_users)
+    u = np.repeat(np.arange(n_users), len(GRID))
+    w = np.tile(GRID, n_users)
+    y = level[u] - 2.0 * (w - 0.6) ** 2 + rng.normal(0, 1.0, len(u))
+    paired = peak(y, w, np.zeros(len(u), int), unit=u)
+    assert paired.peak and paired.within_grid and paired.ci_low < 0.6 < paired.ci_high
+    # the same values read as independent users (one intercept for all) cannot place it
+    unpaired = peak(y, w, np.zeros(len(u), int))
+    assert not unpaired.within_grid and unpaired.se > 5 * paired.se

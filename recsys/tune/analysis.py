@@ -32,6 +32,8 @@ import pandas as pd
 from scipy import stats
 
 from recsys.stats.analysis import analyze
+from recsys.stats.corrections import adjust
+from recsys.stats.paired import paired_test
 from recsys.stats.metrics import METRICS
 from recsys.stats.roles import Roles
 from recsys.tune.config import AXES, LOWER_IS_BETTER, OBJECTIVES, REPORTED_METRICS, TESTED_METRICS, TuneConfig
@@ -231,8 +233,43 @@ _AB = ("control", "treatment", "diff", "ci_low", "ci_high", "rel_lift", "rel_ci_
        "p_adjusted", "significant", "method")
 
 
+def paired_tests(config: TuneConfig, results: list[ReplicateResult], variant: str) -> pd.DataFrame:
+    """A paired sweep's comparisons of every point with weight 0 on the same users, per segment
+    (:func:`recsys.stats.paired.paired_test`; the pooled replicates' users, each under both
+    points), corrected as the experiment asks within each segment; columns as
+    :func:`pooled_tests`'."""
+    mine = [r for r in results if r.variant == variant]
+    offset = max(int(r.table["user_id"].max()) for r in mine) + 1
+    pooled = pd.concat([r.table.assign(user_id=r.table["user_id"] + r.replicate * offset) for r in mine],
+                       ignore_index=True)
+    exp = config.experiment
+    rows = []
+    for seg in ["all", *[s for s in SEGMENT_ORDER[1:] if s in set(pooled["segment"])]]:
+        part = pooled if seg == "all" else pooled[pooled["segment"] == seg]
+        wide = {a: d.set_index("user_id").sort_index() for a, d in part.groupby("arm")}
+        ctrl = wide.get(config.control)
+        if ctrl is None or len(ctrl) < 2:
+            continue
+        for metric in TESTED_METRICS:
+            m = METRICS[metric]
+            for arm in config.arm_names[1:]:
+                t = wide[arm].reindex(ctrl.index)
+                den = (ctrl[m.denominator], t[m.denominator]) if m.denominator else (None, None)
+                res = paired_test(ctrl[m.numerator], t[m.numerator], *den, alpha=exp.alpha)
+                rows.append({"metric": metric, "segment": seg, "arm": arm, **{k: getattr(res, k) for k in _AB
+                                                                              if hasattr(res, k)}})
+    out = pd.DataFrame(rows)
+    out["p_adjusted"] = np.nan
+    for seg, idx in out.groupby("segment").groups.items():
+        out.loc[idx, "p_adjusted"] = adjust(out.loc[idx, "p_value"].to_numpy(), exp.correction)
+    out["significant"] = out["p_adjusted"] < exp.alpha
+    return _with_retention(out, variant)
+
+
 def pooled_tests(config: TuneConfig, results: list[ReplicateResult], variant: str) -> pd.DataFrame:
     """The pooled A/B of every point against weight 0, per segment (tested metrics and retention)."""
+    if config.tune.design == "paired":
+        return paired_tests(config, results, variant)
     mine = [r for r in results if r.variant == variant]
     offset = max(int(r.table["user_id"].max()) for r in mine) + 1
     pooled = pd.concat([r.table.assign(user_id=r.table["user_id"] + r.replicate * offset) for r in mine],
@@ -244,7 +281,12 @@ def pooled_tests(config: TuneConfig, results: list[ReplicateResult], variant: st
     res = analyze(pooled, config.control, alpha=exp.alpha, correction=exp.correction, cuped=exp.cuped, segments=True,
                   roles=roles, shares={a: 1.0 / len(names) for a in names}, seed=exp.seed)
     rows = res.to_frame()
-    rows = rows[rows["metric"].isin(TESTED_METRICS)][["metric", "segment", "arm", *_AB]]
+    return _with_retention(rows[rows["metric"].isin(TESTED_METRICS)][["metric", "segment", "arm", *_AB]], variant)
+
+
+def _with_retention(rows: pd.DataFrame, variant: str) -> pd.DataFrame:
+    """Retention's rows (the churn rows turned around) added, relative intervals bounded, the
+    columns prefixed ``ab_``."""
     churn = rows[rows["metric"] == "churn_rate"]
     base = 1.0 - churn["control"]
     ret = churn.assign(metric="retention", control=base, treatment=1.0 - churn["treatment"], diff=-churn["diff"],
@@ -388,20 +430,27 @@ def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> d
     mine = [r for r in results if r.variant == variant]
     pooled = pd.concat([r.table.assign(_replicate=r.replicate) for r in mine], ignore_index=True)
     pooled["retention"] = 1.0 - pooled["churned"]
-    cov = METRICS[metric].covariate(pooled.columns)
+    paired = config.tune.design == "paired"
+    offset = int(pooled["user_id"].max()) + 1
+    cov = None if paired else METRICS[metric].covariate(pooled.columns)
     segs = {}
     for seg in [s for s in SEGMENT_ORDER if s == "all" or s in set(pooled["segment"])]:
         rows = pooled if seg == "all" else pooled[pooled["segment"] == seg]
         if len(rows) < 10:
             continue
-        x = rows[cov[0]].to_numpy(np.float64) if cov is not None and len(cov) == 1 else None
+        x = rows[cov[0]].to_numpy(np.float64) if cov is not None and len(cov) == 1 and not paired else None
+        unit = rows["_replicate"].to_numpy() * offset + rows["user_id"].to_numpy() if paired else None
         segs[seg] = peak(rows[column].to_numpy(np.float64), rows["arm"].map(w_of).to_numpy(np.float64),
-                         rows["_replicate"].to_numpy(), x, alpha=level)
+                         rows["_replicate"].to_numpy(), x, alpha=level, unit=unit)
     named = [s for s in segs if s != "all"]
     diffs = [{"a": a, "b": b, **difference(segs[a], segs[b], level)} for i, a in enumerate(named) for b in named[i + 1:]]
     return {"axis": axis, "objective": objective, "value": column, "covariate": cov[0] if cov and len(cov) == 1 else None,
-            "method": "vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
-                      "replicate, HC1 standard errors; Fieller's interval; differences by the delta method",
+            "method": ("vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
+                       "user (every user under every weight), standard errors clustered by user; Fieller's interval; "
+                       "differences by the delta method") if paired else
+                      ("vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
+                       "replicate, HC1 standard errors; Fieller's interval; differences by the delta method"),
+            "design": config.tune.design,
             "grid": [float(w) for w in weights], "segments": {k: v.to_dict() for k, v in segs.items()},
             "differences": diffs}
 

@@ -4,6 +4,7 @@
 [tune]
 policy = "hybrid"            # cf | content | hybrid: a policy with re-rankers
 replicates = 4               # independent seeds, each one multi-arm experiment
+design = "randomised"        # randomised: users split among the points | paired: every user under every point
 objective = "retention"      # watch_minutes | retention (1 - churn rate)
 guardrails = { ctr = -0.03 } # worst acceptable relative change vs weight 0
 guardrail_rule = "estimate"  # estimate (point estimate) | interval (worst end of the pooled CI)
@@ -37,6 +38,9 @@ from recsys.experiment.config import REFIT_DEFAULTS, ArmConfig, ExperimentConfig
 AXES = ("diversity", "calibration", "longtail")
 OBJECTIVES = ("watch_minutes", "retention")
 RULES = ("estimate", "interval")
+#: randomised: one multi-arm experiment per replicate, each user in one arm; paired: every grid
+#: point shown to all the replicate's users from the same post-warm-up state (common random numbers)
+DESIGNS = ("randomised", "paired")
 SWEEPABLE_POLICIES = ("cf", "content", "hybrid")
 #: measures of what users watched, per arm and segment (recsys.metrics.exposure)
 EXPOSURE_METRICS = ("coverage", "long_tail_share", "homogenization")
@@ -117,6 +121,7 @@ class TuneSettings:
     params: dict = field(default_factory=lambda: {"artwork": "bandit-play"})
     homogenization_sample: int = 2000
     static_baseline: bool = False
+    design: str = "randomised"
 
     def validate(self) -> "TuneSettings":
         from recsys.policies import make_policy
@@ -125,6 +130,8 @@ class TuneSettings:
             raise InputError(f"tune.replicates must be at least 1, got {self.replicates}")
         if self.objective not in OBJECTIVES:
             raise InputError(f"tune.objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if self.design not in DESIGNS:
+            raise InputError(f"tune.design must be one of {', '.join(DESIGNS)}, got {self.design!r}")
         if self.guardrail_rule not in RULES:
             raise InputError(f"tune.guardrail_rule must be one of {', '.join(RULES)}, got {self.guardrail_rule!r}")
         if self.policy not in SWEEPABLE_POLICIES:
@@ -234,7 +241,7 @@ class TuneConfig:
         t = self.tune
         tune = {"policy": t.policy, "replicates": t.replicates, "objective": t.objective,
                 "guardrail_rule": t.guardrail_rule, "homogenization_sample": t.homogenization_sample,
-                "static_baseline": t.static_baseline, "guardrails": dict(t.guardrails), "params": dict(t.params),
+                "static_baseline": t.static_baseline, "design": t.design, "guardrails": dict(t.guardrails), "params": dict(t.params),
                 "grid": {a: list(getattr(t.grid, a)) for a in AXES}}
         return {"experiment": exp, "world": d["world"], "tune": tune}
 

@@ -15,6 +15,13 @@ is not significantly different from zero. It is bounded when the curvature ``b2`
 significant, and unbounded otherwise (no peak can be told apart). The difference between two
 segments' peaks (independent users) has the delta method's standard error
 ``sqrt(se_a^2 + se_b^2)``, with ``se`` the delta method's for each vertex, and a z test.
+
+A paired sweep shows every user every weight (``unit``: the user, one id per user and
+replicate). The intercept is then the user's own, ``y_uw = a_u + b1 w + b2 w^2 + e_uw``: the
+fixed-effects (within-user) estimator, on values demeaned within each user, with standard errors
+clustered by user (a user's values under different weights share their draws and are
+correlated), with the small-sample factor (G / (G - 1)) ((n - 1) / (n - k)) of Stata's CR1. A
+per-user covariate is constant within the user and drops out.
 """
 
 from __future__ import annotations
@@ -47,6 +54,29 @@ class Peak:
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in asdict(self).items()}
 
 
+def within_fit(y: np.ndarray, w: np.ndarray, unit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares of ``y`` on a per-``unit`` intercept, ``w`` and ``w^2`` (the within
+    estimator): the coefficients of (w, w^2) and their covariance clustered by unit (CR1)."""
+    y = np.asarray(y, np.float64)
+    w = np.asarray(w, np.float64)
+    _, g = np.unique(np.asarray(unit), return_inverse=True)
+    G = g.max() + 1
+    count = np.bincount(g, minlength=G).astype(np.float64)
+
+    def demean(v: np.ndarray) -> np.ndarray:
+        return v - (np.bincount(g, weights=v, minlength=G) / count)[g]
+
+    X = np.column_stack([demean(w), demean(w * w)])
+    yd = demean(y)
+    XtX_inv = np.linalg.pinv(X.T @ X)
+    beta = XtX_inv @ (X.T @ yd)
+    e = yd - X @ beta
+    score = np.column_stack([np.bincount(g, weights=X[:, j] * e, minlength=G) for j in range(2)])
+    n, k = len(y), G + 2
+    factor = G / max(G - 1, 1) * (n - 1) / max(n - k, 1)
+    return beta, XtX_inv @ (score.T @ score) @ XtX_inv * factor
+
+
 def quadratic_fit(y: np.ndarray, w: np.ndarray, group: np.ndarray,
                   x: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Least squares of ``y`` on a per-``group`` intercept, ``w``, ``w^2`` (and centred ``x``):
@@ -70,10 +100,11 @@ def quadratic_fit(y: np.ndarray, w: np.ndarray, group: np.ndarray,
 
 
 def peak(y: np.ndarray, w: np.ndarray, group: np.ndarray, x: np.ndarray | None = None, *,
-         lower_is_better: bool = False, alpha: float = 0.05) -> Peak:
-    """The vertex of the quadratic fitted by :func:`quadratic_fit`, with its intervals."""
+         lower_is_better: bool = False, alpha: float = 0.05, unit: np.ndarray | None = None) -> Peak:
+    """The vertex of the quadratic fitted by :func:`quadratic_fit` (by :func:`within_fit` when
+    ``unit`` is given: a paired sweep), with its intervals. ``users`` counts units when paired."""
     w = np.asarray(w, np.float64)
-    (b1, b2), V = quadratic_fit(y, w, group, x)
+    (b1, b2), V = quadratic_fit(y, w, group, x) if unit is None else within_fit(y, w, unit)
     q = float(stats.norm.ppf(1 - alpha / 2))
     with np.errstate(all="ignore"):
         b2_se = float(np.sqrt(V[1, 1]))
@@ -85,7 +116,8 @@ def peak(y: np.ndarray, w: np.ndarray, group: np.ndarray, x: np.ndarray | None =
     concave = b2 > 0 if lower_is_better else b2 < 0
     is_peak = bool(concave and np.isfinite(b2_p) and b2_p < alpha)
     inside = bool(is_peak and np.isfinite(lo) and lo > w.min() and hi < w.max())
-    return Peak(vertex, se, lo, hi, float(b1), float(b2), b2_se, b2_p, int(len(w)), is_peak, inside)
+    users = len(w) if unit is None else len(np.unique(np.asarray(unit)))
+    return Peak(vertex, se, lo, hi, float(b1), float(b2), b2_se, b2_p, users, is_peak, inside)
 
 
 def difference(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
