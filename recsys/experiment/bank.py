@@ -6,7 +6,10 @@ and artwork policies, on its own seed, run for ``horizon`` days. From its logs, 
 the per-user table of the first ``window`` days (the surrogates: what a ``window``-day
 experiment would have seen) beside the long-term outcomes over the whole horizon: minutes
 watched (``lt_watch_minutes``), still subscribed at the end (``lt_retained``) and visits
-(``lt_sessions``). Only a simulator can give this: it simply runs on.
+(``lt_sessions``). Beside the window's counts, :func:`window_dynamics` adds what the counts do
+not show (the trend within the window, recency, completion and the genre concentration of what
+was watched), from the window's logs and the catalog's public genres only. Only a simulator can
+give this: it simply runs on.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from recsys.core.errors import InputError
 from recsys.experiment.config import ArmConfig, ExperimentConfig
@@ -92,7 +96,86 @@ def window_table(result, window: int) -> pd.DataFrame:
     recent = user_counts(result.logs.between(window - max(window // 2, 1), window - 1), ids)
     table["recent_watch_minutes"] = recent["watch_minutes"]
     table["recent_sessions"] = recent["sessions"]
+    genres = result.world.catalog.genres
+    for col, values in window_dynamics(result.logs.between(0, window - 1), ids, window, genres).items():
+        table[col] = values
+    # the same concentration before assignment (the warm-up): the user's own habit, against
+    # which the window's shows what the arm did to it
+    top, entropy = genre_concentration(result.warmup.logs.plays, ids, genres)
+    table["pre_top_genre_share"], table["pre_genre_entropy"] = top, entropy
     return table
+
+
+def genre_concentration(plays: pd.DataFrame, user_ids: np.ndarray, genres: sp.spmatrix):
+    """Per user of ``user_ids``: the largest share of their minutes in ``plays`` that one genre
+    took and the entropy of the shares (each play's minutes split evenly over its title's
+    genres; 0 and 0 without plays)."""
+    index = pd.Index(np.asarray(user_ids, dtype=np.int64))
+    n = len(index)
+    pu = index.get_indexer(plays["user_id"].to_numpy(np.int64))
+    keep = pu >= 0
+    g = sp.csr_matrix(genres, dtype=np.float64)
+    g = sp.diags(1.0 / np.maximum(np.asarray(g.sum(axis=1)).ravel(), 1.0)) @ g
+    minutes, titles = plays["minutes"].to_numpy(np.float64)[keep], plays["title"].to_numpy(np.int64)[keep]
+    m = sp.csr_matrix((minutes, (pu[keep], titles)), shape=(n, g.shape[0])) @ g     # user x genre minutes
+    m = np.asarray(m.todense())
+    total = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, total, out=np.zeros_like(m), where=total > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.where(share > 0, share * np.log(share), 0.0).sum(axis=1)
+    return share.max(axis=1), entropy
+
+
+def window_dynamics(logs, user_ids: np.ndarray, window: int, genres: sp.spmatrix) -> dict[str, np.ndarray]:
+    """Per user of ``user_ids``, the within-window dynamics the counts do not show, from the
+    window's logs (days ``0 .. window - 1``) and the catalog's public genres (titles x genres):
+
+    * ``watch_minutes_slope``, ``sessions_slope``: the least-squares slope of daily minutes and
+      visits on the day (days without activity count as zero): is the user warming or cooling;
+    * ``last4_watch_minutes``, ``last4_sessions``: the window's last four days;
+    * ``days_since_visit``: days from the last visit to the window's end (``window`` if none);
+    * ``completion_rate``, ``abandon_rate``: completions and early abandons per play (0 without plays);
+    * ``top_genre_share``, ``genre_entropy``: how concentrated the user's minutes are by genre
+      (each play's minutes split evenly over its genres), over the window and (``recent_top_genre_share``)
+      its second half: the world's boredom is genre-level;
+    * ``mean_repetition``: the mean share of a visit's titles already shown on the previous page."""
+    user_ids = np.asarray(user_ids, dtype=np.int64)
+    n = len(user_ids)
+    index = pd.Index(user_ids)
+    p, s = logs.plays, logs.sessions
+    pu = index.get_indexer(p["user_id"].to_numpy(np.int64))
+    su = index.get_indexer(s["user_id"].to_numpy(np.int64))
+    p, s = p[pu >= 0], s[su >= 0]
+    pu, su = pu[pu >= 0], su[su >= 0]
+    pd_, sd = p["day"].to_numpy(np.float64), s["day"].to_numpy(np.float64)
+    minutes = p["minutes"].to_numpy(np.float64)
+
+    def per_user(idx, w=None):
+        return np.bincount(idx, weights=w, minlength=n).astype(np.float64)
+
+    centre = (window - 1) / 2
+    sxx = max(float(((np.arange(window) - centre) ** 2).sum()), 1.0)
+    plays = per_user(pu)
+    has = plays > 0
+    last = np.full(n, -1, np.int64)
+    np.maximum.at(last, su, sd.astype(np.int64))
+    out = {
+        "watch_minutes_slope": per_user(pu, (pd_ - centre) * minutes) / sxx,
+        "sessions_slope": per_user(su, sd - centre) / sxx,
+        "last4_watch_minutes": per_user(pu[pd_ >= window - 4], minutes[pd_ >= window - 4]),
+        "last4_sessions": per_user(su[sd >= window - 4]),
+        "days_since_visit": np.where(last >= 0, window - 1 - last, window).astype(np.float64),
+        "completion_rate": np.where(has, per_user(pu, p["completed"].to_numpy(np.float64)) / np.maximum(plays, 1), 0.0),
+        "abandon_rate": np.where(has, per_user(pu, p["abandoned_early"].to_numpy(np.float64)) / np.maximum(plays, 1),
+                                 0.0),
+    }
+    out["top_genre_share"], out["genre_entropy"] = genre_concentration(p, user_ids, genres)
+    out["recent_top_genre_share"], _ = genre_concentration(p[pd_ >= window - max(window // 2, 1)], user_ids, genres)
+    rep = s["repetition"].to_numpy(np.float64)
+    ok = ~np.isnan(rep)
+    n_rep = per_user(su[ok])
+    out["mean_repetition"] = np.where(n_rep > 0, per_user(su[ok], rep[ok]) / np.maximum(n_rep, 1), 0.0)
+    return out
 
 
 def long_term_prediction(model, result) -> dict:

@@ -52,7 +52,11 @@ from recsys.core.errors import InputError
 
 #: short-term per-user columns used as surrogates when present (plus every pre_* column)
 SURROGATES = ("watch_minutes", "sessions", "active_days", "plays", "completions", "early_abandons", "clicks",
-              "impressions", "churned", "days_observed", "recent_watch_minutes", "recent_sessions")
+              "impressions", "churned", "days_observed", "recent_watch_minutes", "recent_sessions",
+              # the window's dynamics (recsys.experiment.bank.window_dynamics): trend, recency, genre concentration
+              "watch_minutes_slope", "sessions_slope", "last4_watch_minutes", "last4_sessions", "days_since_visit",
+              "completion_rate", "abandon_rate", "top_genre_share", "genre_entropy", "recent_top_genre_share",
+              "mean_repetition")
 #: long-term outcomes a bank carries, and the short-term column the naive answer reads for each
 OUTCOMES = {"lt_watch_minutes": "watch_minutes", "lt_retained": "retained", "lt_sessions": "sessions"}
 #: fewest experiments (runs) a bank needs before a model's error can be estimated

@@ -12,7 +12,8 @@ import pytest
 from recsys.cli import main
 from recsys.core.errors import InputError
 from recsys.core.io import write_json, write_table
-from recsys.experiment.bank import MENU, bank_configs, bank_rows, long_term_prediction, window_table
+from recsys.experiment.bank import (MENU, bank_configs, bank_rows, genre_concentration, long_term_prediction,
+                                   window_dynamics, window_table)
 from recsys.experiment.runner import run_experiment
 from recsys.stats.surrogate import SurrogateIndex, validate
 from recsys.stats.synthetic import synthetic_bank
@@ -109,6 +110,8 @@ def test_bank_rows_and_prediction_on_a_tiny_run():
     result = run_experiment(cfg, keep_impressions=False)
     rows = bank_rows(result, 3)
     full = result.table
+    assert {"watch_minutes_slope", "days_since_visit", "top_genre_share", "pre_top_genre_share"} <= set(rows.columns)
+    assert rows["days_since_visit"].between(0, 3).all() and rows["top_genre_share"].between(0, 1).all()
     assert len(rows) == len(full) and (rows["days_observed"] <= 3).all()
     assert (rows["lt_watch_minutes"].to_numpy() >= rows["watch_minutes"].to_numpy() - 1e-6).all()
     assert (rows["lt_retained"] <= 1 - rows["churned"]).all()          # churned early: not retained
@@ -161,3 +164,34 @@ def test_calibration_corrects_a_systematic_surrogacy_failure():
     assert cal["calibration"]["a"] > 0.03                      # the drift the short term cannot see
     assert cal["surrogate"]["mean_abs_error"] < 0.7 * raw["surrogate"]["mean_abs_error"]
     assert cal["surrogate"]["coverage"] >= 0.85
+
+
+def test_window_dynamics_on_hand_made_logs():
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from recsys.core.logs import Logs
+
+    # titles: 0 in genre 0; 1 in genres 0 and 1; 2 in genre 2
+    genres = sp.csr_matrix(np.array([[1, 0, 0], [1, 1, 0], [0, 0, 1]], np.float32))
+    plays = pd.DataFrame({"user_id": [5, 5, 5, 9], "day": [0, 3, 5, 1], "title": [0, 1, 2, 0],
+                          "minutes": [60.0, 40.0, 20.0, 10.0], "completed": [True, False, False, True],
+                          "abandoned_early": [False, False, True, False]})
+    sessions = pd.DataFrame({"user_id": [5, 5, 5, 9], "day": [0, 3, 5, 1],
+                             "repetition": [np.nan, 0.5, 0.3, np.nan]})
+    out = window_dynamics(Logs(plays=plays, sessions=sessions, impressions=None), np.array([9, 5, 7]), 6, genres)
+    # user 5: minutes 60, 40, 20 on days 0, 3, 5 (centre 2.5, sum of squares 17.5)
+    assert out["watch_minutes_slope"][1] == pytest.approx((60 * -2.5 + 40 * 0.5 + 20 * 2.5) / 17.5)
+    assert out["sessions_slope"][1] == pytest.approx((-2.5 + 0.5 + 2.5) / 17.5)
+    assert out["last4_watch_minutes"].tolist() == [0.0, 60.0, 0.0] and out["last4_sessions"].tolist() == [0, 2, 0]
+    assert out["days_since_visit"].tolist() == [4, 0, 6]          # user 7 never came: the window's length
+    assert out["completion_rate"].tolist() == pytest.approx([1, 1 / 3, 0])
+    assert out["abandon_rate"].tolist() == pytest.approx([0, 1 / 3, 0])
+    # user 5's minutes by genre: 60 + 20, 20, 20 of 120
+    share = np.array([80, 20, 20]) / 120
+    assert out["top_genre_share"].tolist() == pytest.approx([1.0, 80 / 120, 0.0])
+    assert out["genre_entropy"][1] == pytest.approx(-(share * np.log(share)).sum()) and out["genre_entropy"][0] == 0
+    assert out["recent_top_genre_share"][1] == pytest.approx(1 / 3)   # days 3-5: 20, 20, 20 minutes by genre
+    assert out["mean_repetition"].tolist() == pytest.approx([0.0, 0.4, 0.0])
+    top, entropy = genre_concentration(plays[plays["user_id"] == 9], np.array([9, 5]), genres)
+    assert top.tolist() == [1.0, 0.0] and entropy.tolist() == [0.0, 0.0]
