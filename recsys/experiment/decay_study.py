@@ -165,7 +165,8 @@ def format_table(rows: list[dict], alpha: float = 0.05) -> str:
              f"steady-state covered  reaction's log ratio (se)"]
     for r in rows:
         f = r["flagged"]
-        line = (f"{'on' if r['reaction'] else 'off':8s} {r['comparison']:4s} {r['worlds']:6d} {r['cohort_users']:6.0f}  "
+        on = "on" if r["reaction"] else "off"
+        line = (f"{on:8s} {r['comparison']:4s} {r['worlds']:6d} {r['cohort_users']:6.0f}  "
                 f"{pct(f['rate'])} [{pct(f['low'])}, {pct(f['high'])}]  {pct(r['decaying'])} {pct(r['growing'])}  "
                 f"{r['mean_log_ratio']:+.4f} ({r['mean_log_ratio_se']:.4f})     {r['spread_over_se']:6.2f}   "
                 f"{r['pooled_early']:+7.1%} -> {r['pooled_late']:+7.1%}")

@@ -4,9 +4,7 @@ what the world's novelty does to the hybrid-vs-popularity experiment. A smaller 
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from scipy import stats as sps
 
 from recsys.experiment.decay_study import format_table, run_study, summarise
 
@@ -25,13 +23,12 @@ def study():
 
 def test_identical_arms_are_flagged_at_about_alpha(study):
     """The hybrid against an identical frozen copy (zero effect on every day since exposure) with
-    the change reaction off and on: 32 tests; at most 5 flagged (7 or more happens with chance
-    < 0.005 at the nominal 5%)."""
+    the change reaction off and on: 32 tests; at most 5 flagged (6 or more happen with chance
+    0.0046 at the nominal 5%)."""
     records, _ = study
     aa = records[records["comparison"] == "aa"]
     k = int(aa["status"].isin(("decaying", "growing")).sum())
-    assert len(aa) == 2 * WORLDS and k <= 6, k
-    assert sps.binom.sf(k - 1, len(aa), 0.05) > 0.005
+    assert len(aa) == 2 * WORLDS and k <= 5, k
 
 
 def test_without_novelty_hybrid_vs_popularity_still_grows(study):
@@ -46,9 +43,11 @@ def test_without_novelty_hybrid_vs_popularity_still_grows(study):
 
 def test_with_novelty_the_late_lift_covers_the_steady_state_truth(study):
     """With the change reaction on, the late-window interval of hybrid vs popularity covers the
-    same world's late lift without the reaction in most worlds, and the reaction changes the
-    early-vs-late log ratio (the novelty's share of the trend)."""
+    same world's late lift without the reaction in most worlds, and the reaction adds a novelty
+    bump that fades: a higher early lift and a lower early-vs-late log ratio than the same seeds
+    without it (paired; 100 worlds: -0.027, se 0.005; these 16: -0.042, se 0.014)."""
     _, rows = study
-    on = rows[(True, "hp")]
+    on, off = rows[(True, "hp")], rows[(False, "hp")]
     assert on["steady_state_covered"]["rate"] >= 0.8
-    assert np.isfinite(on["reaction_log_ratio"])
+    assert on["pooled_early"] > off["pooled_early"]
+    assert on["reaction_log_ratio"] + 2 * on["reaction_log_ratio_se"] < 0
