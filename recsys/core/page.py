@@ -130,7 +130,7 @@ class Page:
                 return None
             parts = [fill(p) if a is None else a for p, a in zip(pages, parts)]
             out = np.concatenate(parts)
-            return out if order is None else out[order]
+            return out if order is None else np.take(out, order, axis=0)
         return Page(cat("titles"), cat("artwork"), cat("propensity"), cat("row_kind"), cat("row_ref"),
                     cat("score"), cat("title_propensity", Page.slot_title_propensity), cat("team", Page.slot_team))
 

@@ -25,12 +25,24 @@ def take_unseen(candidates: np.ndarray, recent: np.ndarray, k: int) -> np.ndarra
 
     ``candidates`` (n, M) int32 ranked best first (-1 = none); returns (n, k), -1 padded.
     """
-    seen = (candidates[:, :, None] == recent[:, None, :]).any(-1) | (candidates < 0)
-    order = np.argsort(seen, axis=1, kind="stable")[:, :k]
-    out = np.take_along_axis(candidates, order, 1)
-    out[np.take_along_axis(seen, order, 1)] = -1
-    if out.shape[1] < k:
-        out = np.pad(out, ((0, 0), (0, k - out.shape[1])), constant_values=-1)
+    seen = candidates < 0
+    for h in range(recent.shape[1]):   # a loop over the history's length, vectorised over users
+        seen |= candidates == recent[:, h, None]
+    return _first_k(candidates, seen, k)
+
+
+def _first_k(candidates: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
+    """The first ``k`` candidates per row that are not ``seen`` (n, k), -1 padded: each kept
+    candidate goes to its rank among the row's kept ones (a running count, no sort)."""
+    n, M = candidates.shape
+    out = np.full((n, k), -1, candidates.dtype)
+    if M == 0:
+        return out
+    keep = ~seen
+    rank = np.cumsum(keep, axis=1, dtype=np.int32)     # int32: several times faster than the default here
+    cell = np.flatnonzero(keep & (rank <= k))
+    row, col = np.divmod(cell, M)
+    out.reshape(-1)[row * k + np.take(rank, cell) - 1] = candidates[row, col]
     return out
 
 
@@ -42,7 +54,7 @@ def random_titles(user_ids: np.ndarray, day: int, pool: np.ndarray, k: int, rand
     a = coprime[(rand.uniform(user_ids, day, 1) * len(coprime)).astype(np.int64)]
     b = (rand.uniform(user_ids, day, 2) * m).astype(np.int64)
     idx = (a[:, None] * np.arange(k)[None, :] + b[:, None]) % m
-    return pool[idx].astype(np.int32)
+    return np.take(pool, idx).astype(np.int32)
 
 
 def _width(a: np.ndarray, m: int) -> np.ndarray:
@@ -64,10 +76,7 @@ def _first_unseen(candidates: np.ndarray, shown: np.ndarray, k: int) -> np.ndarr
     flat = np.maximum(candidates, 0).astype(np.int64)
     flat += (np.arange(len(candidates), dtype=np.int64) * shown.shape[1])[:, None]
     seen = (candidates < 0) | np.take(shown.reshape(-1), flat)  # a flat take: faster than 2-d indexing
-    order = np.argsort(seen, axis=1, kind="stable")[:, :k]
-    out = np.take_along_axis(candidates, order, 1)
-    out[np.take_along_axis(seen, order, 1)] = -1
-    return _width(out, k)
+    return _first_k(candidates, seen, k)
 
 
 _FIT_IDS = itertools.count(1)

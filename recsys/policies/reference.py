@@ -13,6 +13,16 @@ from recsys.policies.artwork.base import ArtworkPolicy
 from recsys.policies.base import Policy, _first_unseen, _mark_shown, _width, random_titles, take_unseen
 
 
+def _shown_in(shown: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Per row of a users x titles mask, how many of the titles ``pool`` it marks (a few per
+    row: counted from the marked cells, not by reading every pool column)."""
+    n, T = shown.shape
+    cells = np.flatnonzero(shown)
+    in_pool = np.zeros(T, bool)
+    in_pool[pool] = True
+    return np.bincount(cells[in_pool[cells % T]] // T, minlength=n)
+
+
 class RandomPolicy(Policy):
     """Random available titles at random positions: the floor, and the position-bias probe."""
 
@@ -212,7 +222,7 @@ class GenreRowsPolicy(Policy):
                 rnd = _first_unseen(rnd, shown, S)
                 j = np.maximum(np.cumsum(swap, axis=1) - 1, 0)   # the j-th swapped slot takes the j-th draw
                 drawn = np.take_along_axis(rnd, j, 1)
-                choices = np.maximum(len(pool) - shown[:, pool].sum(1), 1).astype(np.float32)[:, None]
+                choices = np.maximum(len(pool) - _shown_in(shown, pool), 1).astype(np.float32)[:, None]
             shown_t = np.where(swap, drawn, flat)
             titles[:] = shown_t.reshape(titles.shape)
             own = (shown_t == flat) & (shown_t >= 0)

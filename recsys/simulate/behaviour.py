@@ -35,6 +35,12 @@ def rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", a, b)
 
 
+def take(a: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """``a[i]`` along the first axis: the same values, several times faster than fancy indexing
+    for the per-pair gathers of user and title rows here."""
+    return np.take(a, i, axis=0)
+
+
 @dataclass(frozen=True, eq=False)
 class UserView:
     """One day's view of a shard's users: ``traits`` (static, hidden), ``taste`` (n, D) the
@@ -75,8 +81,8 @@ class BehaviourModel:
         """Content utility of title ``t`` for user row ``u`` (before artwork, satiation, memory)."""
         b = self.b
         tr = self.truth
-        util = b.taste_weight * rowdot(users.taste[u], tr.latent[t])
-        util += b.genre_weight * rowdot(users.genre_affinity[u], self.genre_share[t])
+        util = b.taste_weight * rowdot(take(users.taste, u), take(tr.latent, t))
+        util += b.genre_weight * rowdot(take(users.genre_affinity, u), take(self.genre_share, t))
         return self._add_title_terms(util, users, u, t, day)
 
     def _add_title_terms(self, util: np.ndarray, users: UserTruth, u: np.ndarray, t: np.ndarray,
@@ -84,12 +90,12 @@ class BehaviourModel:
         """Add what does not drift to a taste-and-genre utility: cast, the title's base appeal,
         a new release's pull and the runtime a movie asks beyond the user's tolerance."""
         b = self.b
-        util += b.cast_weight * rowdot(users.cast_taste[u], self.truth.cast_vec[t])
-        util += self.title_base[t]
-        age = day - self.catalog.release_day[t]
-        util += b.novelty_weight * users.novelty[u] * np.exp2(-np.maximum(age, 0) / b.novelty_halflife)
-        over = np.maximum(self.runtime[t] - users.runtime_tolerance[u], 0.0)
-        util -= b.runtime_weight * np.where(self.is_movie[t], over / 60.0, 0.0)
+        util += b.cast_weight * rowdot(take(users.cast_taste, u), take(self.truth.cast_vec, t))
+        util += take(self.title_base, t)
+        fresh = np.exp2(-np.maximum(day - self.catalog.release_day, 0) / b.novelty_halflife)   # per title, not per pair
+        util += b.novelty_weight * take(users.novelty, u) * take(fresh, t)
+        over = np.maximum(take(self.runtime, t) - take(users.runtime_tolerance, u), 0.0)
+        util -= b.runtime_weight * np.where(take(self.is_movie, t), over / 60.0, 0.0)
         return util.astype(np.float32)
 
     def view(self, traits: UserTruth, taste: np.ndarray, affinity: np.ndarray, satiation: np.ndarray,
@@ -108,7 +114,7 @@ class BehaviourModel:
         """How much boredom with its genres spoils watching title ``t`` for user row ``u``, beyond
         the share ``boredom_click`` the card's pull already felt: boredom shows mostly in the
         play (abandonment, completion, bingeing, time sat), less in what the user expects of it."""
-        return rowdot(view.boredom_term[u], self.genre_share[t]).astype(np.float32)
+        return rowdot(take(view.boredom_term, u), take(self.genre_share, t)).astype(np.float32)
 
     def felt_utility(self, view: UserView, u: np.ndarray, t: np.ndarray, day: int) -> np.ndarray:
         """Utility of title ``t`` for user row ``u`` today as the card promises it: :meth:`utility`
@@ -117,8 +123,8 @@ class BehaviourModel:
         b = self.b
         tr = self.truth
         users = view.traits
-        util = b.taste_weight * rowdot(view.taste[u], tr.latent[t])
-        util += rowdot(view.genre_term[u], self.genre_share[t])
+        util = b.taste_weight * rowdot(take(view.taste, u), take(tr.latent, t))
+        util += rowdot(take(view.genre_term, u), take(self.genre_share, t))
         return self._add_title_terms(util, users, u, t, day)
 
     def page_change(self, look: np.ndarray, familiar: np.ndarray) -> np.ndarray:
@@ -145,14 +151,17 @@ class BehaviourModel:
     def artwork_match(self, users: UserTruth, u: np.ndarray, a: np.ndarray) -> np.ndarray:
         """How well the variant's theme speaks to the user's taste (genre, cast member, mood)."""
         c = self.catalog
-        theme = c.art_theme[a]
+        theme = take(c.art_theme, a)
         out = np.zeros(len(a), dtype=np.float32)
         g = np.flatnonzero(theme == 0)          # positions and flat gathers: the cheap way on every page
-        out[g] = users.genre_affinity.ravel()[u[g] * users.genre_affinity.shape[1] + c.art_genre[a[g]]]
+        ug, ag = take(u, g), take(a, g)
+        out[g] = take(users.genre_affinity.ravel(), ug * users.genre_affinity.shape[1] + take(c.art_genre, ag))
         k = np.flatnonzero(theme == 1)
-        out[k] = rowdot(users.cast_taste[u[k]], self.truth.cast_latent[c.art_cast[a[k]]]) * self.cast_scale
+        out[k] = rowdot(take(users.cast_taste, take(u, k)),
+                        take(self.truth.cast_latent, take(c.art_cast, take(a, k)))) * self.cast_scale
         m = np.flatnonzero(theme == 2)
-        out[m] = users.mood.ravel()[u[m] * users.mood.shape[1] + c.art_mood[a[m]]]
+        um, am = take(u, m), take(a, m)
+        out[m] = take(users.mood.ravel(), um * users.mood.shape[1] + take(c.art_mood, am))
         return out
 
     def click_probability(self, util: np.ndarray, sat_penalty: np.ndarray, users: UserTruth, u: np.ndarray,
@@ -161,7 +170,7 @@ class BehaviourModel:
         """``change``: the logit shift of the user's reaction to a changed page (0: none)."""
         b = self.b
         logit = (b.click_bias + util - sat_penalty
-                 + b.appeal_weight * self.truth.art_appeal[a]
+                 + b.appeal_weight * take(self.truth.art_appeal, a)
                  + b.match_weight * self.artwork_match(users, u, a)
                  - b.repeat_weight * repeated - b.watched_weight * watched + change)
         return sigmoid(logit).astype(np.float32)

@@ -32,9 +32,9 @@ import scipy.sparse as sp
 from recsys.core.page import Layout, Page
 from recsys.policies.base import Policy
 from recsys.core.rng import KeyedPrefix, KeyedRandom
-from recsys.simulate.behaviour import LOOK_ROWS, LOOK_SIZE, BehaviourModel, UserView
+from recsys.simulate.behaviour import LOOK_ROWS, LOOK_SIZE, BehaviourModel, UserView, take
 from recsys.core.logs import ABANDON_MINUTES, SOURCE_HOME, SOURCE_OFF_HOME, watch_share
-from recsys.simulate.state import ShardState, push_many
+from recsys.simulate.state import ShardState, push_many, row_contains
 
 
 class Stream(IntEnum):
@@ -217,8 +217,8 @@ def page_look(model: BehaviourModel, titles: np.ndarray, art: np.ndarray, kinds:
     row_w = w.reshape(n, cfg.rows, cfg.row_length).sum(2)
     key = np.arange(n)[:, None] * LOOK_ROWS + kinds.astype(np.int64)
     look[:, :LOOK_ROWS] = np.bincount(key.ravel(), weights=row_w.ravel(), minlength=n * LOOK_ROWS).reshape(n, LOOK_ROWS)
-    look[:, LOOK_ROWS] = (w * model.renown[t]).sum(1)
-    look[:, LOOK_ROWS + 1] = (w * (art != model.catalog.default_art[t])).sum(1)
+    look[:, LOOK_ROWS] = (w * np.take(model.renown, t)).sum(1)
+    look[:, LOOK_ROWS + 1] = (w * (art != np.take(model.catalog.default_art, t))).sum(1)
     look[tot <= 0, 0] = -1.0
     return look
 
@@ -231,12 +231,13 @@ def examine(state: ShardState, view: UserView, model: BehaviourModel, sess: Keye
     b = model.b
     m, S = titles.shape
     examined = in_view(model, sess, titles)
-    pj, ps = np.nonzero(examined)           # row-major: sorted by session, then slot
-    pu, pt, pa = loc[pj], titles[pj, ps], art[pj, ps]
+    flat = np.flatnonzero(examined)         # row-major: sorted by session, then slot
+    pj, ps = np.divmod(flat, S)
+    pu, pt, pa = take(loc, pj), np.take(titles, flat), np.take(art, flat)
     felt = model.felt_utility(view, pu, pt, day)
-    repeated = (state.passed[pu] == pt[:, None]).any(1)
-    watched = (state.watched[pu] == pt[:, None]).any(1)
-    p_click = model.click_probability(felt, 0.0, view.traits, pu, pa, repeated, watched, change[pj])
+    repeated = row_contains(state.passed, pu, pt)
+    watched = row_contains(state.watched, pu, pt)
+    p_click = model.click_probability(felt, 0.0, view.traits, pu, pa, repeated, watched, take(change, pj))
     pair = sess.take(pj)
     clicked = pair.uniform(ps, Stream.CLICK) < p_click
     c = np.flatnonzero(clicked)             # what a play is worth: only where one starts
@@ -283,11 +284,11 @@ def search(model: BehaviourModel, state: ShardState, view: UserView, loc: np.nda
     k = b.search_candidates
     pool = np.flatnonzero(model.catalog.available(day))
     m = len(loc)
-    cand = pool[(sess.column().uniform(np.arange(k)[None, :], Stream.SEARCH_CANDIDATE) * len(pool)).astype(np.int64)]
+    cand = np.take(pool, (sess.column().uniform(np.arange(k)[None, :], Stream.SEARCH_CANDIDATE) * len(pool)).astype(np.int64))
     pu = np.repeat(loc, k)
     pt = cand.ravel()
     util = model.felt_utility(view, pu, pt, day) - model.boredom_penalty(view, pu, pt)
-    watched = (state.watched[pu] == pt[:, None]).any(1)
+    watched = row_contains(state.watched, pu, pt)
     util = (util - b.watched_weight * watched).reshape(m, k)
     gumbel = -np.log(-np.log(np.clip(sess.column().uniform(np.arange(k)[None, :], Stream.PICK), 1e-12, 1 - 1e-12)))
     best = np.argmax(util + gumbel, axis=1)
@@ -426,15 +427,16 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         loc = v.users[j]                        # local user index
         uid = uid_all[loc]
         m = len(j)
-        titles = titles_v[j]
+        titles = take(titles_v, j)
         sess = rand.prefix(uid, day, r)         # (user, day, session) mixed in once per session
-        ex = examine(state, view, model, sess, loc, titles, art_v[j], day, change[j])
+        ex = examine(state, view, model, sess, loc, titles, take(art_v, j), day, take(change, j))
         if keep_impressions:
+            cell = take(j, ex.j) * S + ex.slot  # the pair's slot in the visitors' page arrays
             imp_parts.append(dict(user_id=uid[ex.j], day=np.full(len(ex.j), day), session=np.full(len(ex.j), r),
                                   row=slot_row[ex.slot], position=slot_pos[ex.slot], title=ex.title,
                                   artwork=ex.artwork, clicked=ex.clicked, p_click=ex.p_click,
-                                  propensity=prop_v[j][ex.j, ex.slot],
-                                  title_propensity=title_prop_v[j][ex.j, ex.slot], team=team_v[j][ex.j, ex.slot]))
+                                  propensity=np.take(prop_v, cell), title_propensity=np.take(title_prop_v, cell),
+                                  team=np.take(team_v, cell)))
         home, c = play(model, ex, sess, uid, day, r, stride)
         # time to first play: seconds spent scanning up to the first click
         csum = np.cumsum(np.where(ex.examined, b.look_seconds, b.skim_seconds).astype(np.float32), axis=1)
@@ -449,7 +451,7 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
         play_parts += [home, found]
         plays = _concat([home, found])
         reward, n_imp, n_click, n_play, rep = close_session(state, model, ex, c, sj, plays, loc, titles)
-        np.add.at(reward_sum, loc, reward.astype(np.float32))
+        reward_sum[loc] += reward.astype(np.float32)   # loc: each visitor once
         reward_cnt[loc] += 1
         sess_parts.append(dict(user_id=uid, day=np.full(m, day), session=np.full(m, r), impressions=n_imp,
                                clicks=n_click, plays=n_play, seconds_to_first_play=ttfp, repetition=rep))

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from recsys.core.page import UserContext
-from recsys.simulate.behaviour import LOOK_SIZE
+from recsys.simulate.behaviour import LOOK_SIZE, take
 from recsys.simulate.tables import NOT_CHURNED
 from recsys.world.build import World
 from recsys.world.users import UserTruth
@@ -26,8 +26,16 @@ HISTORY = 16  # recent plays kept per user (observable) and remembered (hidden)
 
 def push_front(buf: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
     """Insert ``values`` at the front of ``buf[rows]`` (ring buffer, newest first); rows unique."""
-    buf[rows, 1:] = buf[rows, :-1]
+    buf[rows, 1:] = take(buf, rows)[:, :-1]
     buf[rows, 0] = values
+
+
+def row_contains(table: np.ndarray, rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Whether ``values[i]`` is in row ``rows[i]`` of ``table`` (a user's remembered titles), per pair."""
+    out = np.zeros(len(rows), bool)
+    if table.shape[1]:
+        out[np.flatnonzero(take(table, rows) == values[:, None]) // table.shape[1]] = True
+    return out
 
 
 def push_many(buf: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
@@ -36,7 +44,7 @@ def push_many(buf: np.ndarray, rows: np.ndarray, values: np.ndarray) -> None:
         return
     order = np.argsort(rows, kind="stable")
     rows, values = rows[order], values[order]
-    first = np.r_[True, rows[1:] != rows[:-1]]
+    first = np.concatenate(([True], rows[1:] != rows[:-1]))
     rank = np.arange(len(rows)) - np.maximum.accumulate(np.where(first, np.arange(len(rows)), 0))
     for k in range(int(rank.max()) + 1):  # a handful of plays per user per day
         sel = rank == k
@@ -120,17 +128,19 @@ class ShardState:
     def context(self, rows: np.ndarray, day: int) -> UserContext:
         """What the service knows about users ``rows`` (local indices) on ``day``."""
         return UserContext(day=day, user_ids=(rows + self.start).astype(np.int64),
-                           recent=self.obs_recent[rows], genre_profile=self.obs_profile[rows],
-                           plays=self.obs_plays[rows], sessions=self.obs_sessions[rows],
-                           signup_day=self.signup[rows])
+                           recent=take(self.obs_recent, rows), genre_profile=take(self.obs_profile, rows),
+                           plays=take(self.obs_plays, rows), sessions=take(self.obs_sessions, rows),
+                           signup_day=take(self.signup, rows))
 
     def observe_plays(self, local: np.ndarray, titles: np.ndarray, weight: np.ndarray,
                       genre_share: np.ndarray, decay: float) -> None:
         """Update the observable history from logged plays (user, title, watch share)."""
-        self.obs_profile *= decay
+        if decay != 1.0:
+            self.obs_profile *= decay
         if len(local) == 0:
             return
-        M = sp.csr_matrix((weight.astype(np.float32), (local, titles)), shape=(self.n, genre_share.shape[0]))
-        self.obs_profile += (M @ genre_share).astype(np.float32)
+        users, row = np.unique(local, return_inverse=True)   # only the users who played
+        M = sp.csr_matrix((weight.astype(np.float32), (row, titles)), shape=(len(users), genre_share.shape[0]))
+        self.obs_profile[users] += (M @ genre_share).astype(np.float32)
         push_many(self.obs_recent, local, titles)
-        self.obs_plays += np.bincount(local, minlength=self.n).astype(np.int32)
+        self.obs_plays[users] += np.bincount(row, minlength=len(users)).astype(np.int32)

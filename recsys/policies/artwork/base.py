@@ -245,7 +245,7 @@ class FixedArtwork(ArtworkPolicy):
         return p
 
     def select(self, titles, ctx, rand):
-        art = np.where(titles >= 0, self.catalog_.default_art[np.maximum(titles, 0)], -1).astype(np.int32)
+        art = np.where(titles >= 0, np.take(self.catalog_.default_art, np.maximum(titles, 0)), -1).astype(np.int32)
         return art, np.ones(titles.shape, dtype=np.float32)
 
 
