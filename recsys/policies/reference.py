@@ -35,6 +35,14 @@ class RandomPolicy(Policy):
         return take_unseen(cand, ctx.recent, k), None
 
 
+def decayed_popularity(logs, catalog, *, day: int, n_users: int, halflife: float) -> tuple[Popularity, np.ndarray]:
+    """Play counts decayed with ``halflife`` days up to ``day`` (a fitted :class:`Popularity`),
+    and the titles from most to least played (ties by title id)."""
+    X = interaction_matrix(logs.plays, n_users, catalog.n_titles, runtime=catalog.runtime, day=day, halflife=halflife)
+    scorer = Popularity(smoothing=1e-6).fit(X)
+    return scorer, np.argsort(-scorer.popularity_, kind="stable").astype(np.int32)
+
+
 class PopularityPolicy(Policy):
     """Most played titles (time-decayed), minus the user's recent plays; optional exploration.
 
@@ -52,10 +60,7 @@ class PopularityPolicy(Policy):
 
     def fit(self, logs, catalog, *, day, n_users):
         super().fit(logs, catalog, day=day, n_users=n_users)
-        X = interaction_matrix(logs.plays, n_users, catalog.n_titles, runtime=catalog.runtime,
-                               day=day, halflife=self.halflife)
-        self.scorer_ = Popularity(smoothing=1e-6).fit(X)
-        self.order_ = np.argsort(-self.scorer_.popularity_, kind="stable").astype(np.int32)
+        self.scorer_, self.order_ = decayed_popularity(logs, catalog, day=day, n_users=n_users, halflife=self.halflife)
         return self
 
     def rank(self, ctx, k, rand):
@@ -122,10 +127,8 @@ class GenreRowsPolicy(Policy):
 
     def fit(self, logs, catalog, *, day, n_users):
         super().fit(logs, catalog, day=day, n_users=n_users)
-        X = interaction_matrix(logs.plays, n_users, catalog.n_titles, runtime=catalog.runtime,
-                               day=day, halflife=self.halflife)
-        self.popularity_ = Popularity(smoothing=1e-6).fit(X).popularity_
-        self.order_ = np.argsort(-self.popularity_, kind="stable").astype(np.int32)
+        scorer, self.order_ = decayed_popularity(logs, catalog, day=day, n_users=n_users, halflife=self.halflife)
+        self.popularity_ = scorer.popularity_
         # per genre, its titles by popularity (G, M), -1 padded
         member = catalog.genres.toarray()[self.order_] > 0     # (T, G) rows in popularity order
         self.genre_order_ = np.full((catalog.n_genres, max(int(member.sum(0).max(initial=0)), 1)), -1, np.int32)
