@@ -477,3 +477,45 @@ def test_a_paired_sweep_is_analysed_on_the_same_users(paired_run):
 def test_an_unknown_design_is_refused():
     with pytest.raises(InputError, match="tune.design must be one of randomised, paired"):
         TuneConfig.from_dict(read_toml_text(PAIRED.replace('"paired"', '"crossover"')))
+
+
+def _peaks(new_w, new_se, power_w, power_se, *, peak=True):
+    from recsys.tune.optimum import Peak, difference
+
+    def mk(w, se):
+        return Peak(w, se, w - 2 * se, w + 2 * se, 1.0, -1.0, 0.1, 1e-6 if peak else 0.5, 1000, peak, True)
+    segs = {"all": mk(1.0, 0.05), "new": mk(new_w, new_se), "power": mk(power_w, power_se)}
+    return {"axis": "diversity", "objective": "watch_minutes", "design": "paired", "method": "m",
+            "segments": {k: v.to_dict() for k, v in segs.items()},
+            "differences": [{"a": "new", "b": "power", **difference(segs["new"], segs["power"])}]}
+
+
+def test_segments_differ_only_when_the_test_of_their_peaks_says_so():
+    """The line people read: 'differs' follows the test of the peaks, never the best grid points."""
+    from recsys.report.tune import differs_line
+    from recsys.tune.analysis import peaks_differ
+
+    same = _peaks(1.35, 0.11, 1.33, 0.05)
+    apart = _peaks(1.9, 0.1, 1.2, 0.05)
+    flat = _peaks(1.9, 0.1, 1.2, 0.05, peak=False)
+    assert peaks_differ(same) is False and peaks_differ(apart) is True and peaks_differ(flat) is False
+    assert peaks_differ(None) is None
+    assert differs_line({"peaks": same, "optimum_differs_between_segments": False}).startswith(
+        "Optimum differs between segments: no (test of the peaks; smallest p = ")
+    assert "yes" in differs_line({"peaks": apart, "optimum_differs_between_segments": True})
+    assert "not shown" in differs_line({"peaks": flat, "optimum_differs_between_segments": False})
+    assert "not tested" in differs_line({"peaks": None, "optimum_differs_between_segments": None})
+
+
+def test_a_paired_sweep_says_its_design_and_peaks(paired_run, tmp_path):
+    from recsys.report.tune import render_text, render_tune_report
+    from recsys.tune.analysis import analyse_sweep
+
+    cfg, res = paired_run
+    out = analyse_sweep(cfg, [res])
+    text = render_text(out)
+    assert "Where watch_minutes peaks (within-user quadratic, 95% interval):" in text
+    assert "Optimum differs between segments:" in text and out.summary["best_points_differ"] in (True, False)
+    page = render_tune_report(out, charts={"frontier": "", "lifts": "", "exposure": ""})
+    assert "Paired design: in each replicate every user is shown every grid point" in page
+    assert "paired delta method" in page and "Where watch_minutes peaks" in page

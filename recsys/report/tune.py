@@ -266,6 +266,53 @@ def _point_rows(result, segment: str) -> str:
     return f"<table><tr><th>arm</th>{head}<th></th></tr>{''.join(out)}</table>"
 
 
+def differs_line(summary: dict) -> str:
+    """Whether segments' optima differ, as the test of their peaks says (plain text)."""
+    peaks, differs = summary.get("peaks"), summary.get("optimum_differs_between_segments")
+    if differs is None or not peaks:
+        return ("Optimum differs between segments: not tested (the test of peaks needs one varied axis with at "
+                "least three weights)")
+    segs = peaks["segments"]
+    pairs = [d for d in peaks["differences"] if segs[d["a"]]["peak"] and segs[d["b"]]["peak"]]
+    if not pairs:
+        return "Optimum differs between segments: not shown (fewer than two segments have a peak to compare)"
+    best = min(pairs, key=lambda d: d["p_value"])
+    return (f"Optimum differs between segments: {'yes' if differs else 'no'} (test of the peaks; smallest p = "
+            f"{num(best['p_value'])}, {best['a']} vs {best['b']}: {best['diff']:+.2f} [{best['ci_low']:+.2f}, "
+            f"{best['ci_high']:+.2f}])")
+
+
+def peak_lines(summary: dict) -> list[str]:
+    """One line per segment: where the objective peaks along the weight, with its interval."""
+    peaks = summary.get("peaks")
+    if not peaks:
+        return []
+    out = []
+    for seg, p in peaks["segments"].items():
+        if p["peak"]:
+            where = (f"[{p['ci_low']:.2f}, {p['ci_high']:.2f}]" + ("" if p["within_grid"] else ", reaching the grid's end")
+                     if p["ci_low"] is not None and np.isfinite(p["ci_low"]) else "no bounded interval")
+            out.append(f"  {seg:<15} peak at {peaks['axis']} {p['weight']:.2f} {where} (curvature p = {num(p['b2_p'])})")
+        else:
+            out.append(f"  {seg:<15} no peak (curvature p = {num(p['b2_p'])})")
+    return out
+
+
+def _peak_html(summary: dict) -> str:
+    peaks = summary.get("peaks")
+    if not peaks:
+        return ""
+    rows = []
+    for seg, p in peaks["segments"].items():
+        ok = p["ci_low"] is not None and np.isfinite(p["ci_low"])
+        rows.append(f"<tr><td>{html.escape(seg)}</td><td>{_num(p['weight']) if p['peak'] else 'no peak'}</td>"
+                    f"<td>{'[' + _num(p['ci_low']) + ', ' + _num(p['ci_high']) + ']' if ok else '–'}</td>"
+                    f"<td>{_num(p['b2_p'])}</td><td>{'yes' if p['within_grid'] else 'no'}</td><td>{p['users']:,}</td></tr>")
+    return (f"<h2>Where {html.escape(peaks['objective'])} peaks</h2><table><tr><th>segment</th>"
+            f"<th>peak ({html.escape(peaks['axis'])})</th><th>interval</th><th>curvature p</th><th>inside the grid</th>"
+            f"<th>users</th></tr>{''.join(rows)}</table><p class='caption'>{html.escape(peaks['method'])}.</p>")
+
+
 def render_tune_report(result, charts: dict[str, str] | None = None) -> str:
     """A self-contained HTML page (charts embedded as data URIs)."""
     charts = charts or render_charts(result)
@@ -286,6 +333,18 @@ def render_tune_report(result, charts: dict[str, str] | None = None) -> str:
     ri = s.get("replicate_intervals", {})
     minimum = ri.get("min_replicates", 3)
     guard = ", ".join(f"{m} {_pct(v)}" for m, v in cfg.tune.guardrails.items()) or "none"
+    if cfg.tune.design == "paired":
+        design_html = ("Paired design: in each replicate every user is shown every grid point in turn, from the same "
+                       "state of the world after the warm-up and with the same random draws (common random numbers), "
+                       f"on a world and population of the replicate's own seed (spawned from seed {exp.seed}). ")
+        lift_method = ("each point's comparison with weight 0 on the same users (paired delta method: per-user "
+                       "linearisation of each arm's ratio of sums, the covariance of the two arms kept)")
+    else:
+        design_html = ("Each replicate is one experiment whose arms are all grid points with equal shares (assignment "
+                       "by a hash of seed and user id), on a world, population and assignment of its own seed "
+                       f"(spawned from seed {exp.seed}). ")
+        lift_method = ("the pooled A/B test of the stacked per-user tables (delta method, Welch or two-proportion z, "
+                       "CUPED on pre-experiment covariates)")
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>Diversity sweep: {html.escape(exp.name)}</title>
 <style>{CSS}</style></head><body>
 <h1>Re-ranker weight sweep: {html.escape(exp.name)}</h1>
@@ -298,8 +357,8 @@ Intervals are {100 * s['confidence']:.0f}%.</p>{warning_html}
 <table><tr><th>segment</th><th>recommended</th><th>objective lift [CI]</th><th>p</th><th>CTR lift</th>
 <th>best ignoring guardrails</th><th>interior optimum</th><th>outside guardrails</th></tr>
 {_recommendation_rows(result)}</table>
-<p>Optimum differs between segments: <b>{'yes' if s['optimum_differs_between_segments'] else 'no'}</b>.
-Segments with an interior optimum: {html.escape(', '.join(s['interior_optimum_segments']) or 'none')}.</p>
+{_peak_html(s)}
+<p>{html.escape(differs_line(s))}. Segments whose best grid point is interior: {html.escape(', '.join(s['interior_optimum_segments']) or 'none')}.</p>
 <h2>Trade-off frontier</h2><img class="chart" src="{charts['frontier']}" alt="frontier">
 <h2>Lifts per weight and segment</h2><img class="chart" src="{charts['lifts']}" alt="lifts">
 <h2>Homogenisation, coverage, long tail</h2><img class="chart" src="{charts['exposure']}" alt="exposure">
@@ -307,15 +366,13 @@ Segments with an interior optimum: {html.escape(', '.join(s['interior_optimum_se
 <p>Trend of homogenisation with the diversity weight: {html.escape(slope or 'n/a')}.</p>{retrain_html}
 <h2>Every point (mean [interval over replicates], lift vs weight 0)</h2>{segs}
 <h2>Method</h2>
-<p>Each replicate is one experiment whose arms are all grid points with equal shares (assignment by a hash of seed
-and user id), on a world, population and assignment of its own seed (spawned from seed {exp.seed}). Intervals over
+<p>{design_html}Intervals over
 replicates are t intervals of the replicate values taken on a scale that respects each figure's bounds and mapped
 back (logit for rates, log for watch minutes, log ratio for relative lifts; a rate of exactly 0 or 1 in a replicate
 falls back to the raw interval clipped to the bounds, as the tables' <code>ci_scale</code> says); they are given from
 {minimum} replicates on (with fewer the t interval has at most one degree of freedom). Lifts of CTR, watch minutes,
 completion and churn/retention
-come from the pooled A/B test of the stacked per-user tables (delta method, Welch or two-proportion z, CUPED on
-pre-experiment covariates, correction: {html.escape(exp.correction)}; a relative interval that would reach below
+come from {lift_method} (correction: {html.escape(exp.correction)}; a relative interval that would reach below
 -100% is taken on the log-ratio scale); lifts of the exposure measures are over replicates. Homogenisation is the mean pairwise Jaccard similarity of the sets of titles users played during the
 experiment (a sample of at most {cfg.tune.homogenization_sample} users per arm and segment). The frontier holds the
 points no other point beats on both CTR and {html.escape(cfg.tune.objective)}; the recommendation is the point with
@@ -338,5 +395,10 @@ def render_text(result) -> str:
                      f"[{_pct(r['objective_rel_ci_low'])}, {_pct(r['objective_rel_ci_high'])}], "
                      f"ctr {_pct(r['ctr_rel_lift'])}; best ignoring guardrails {r['best']} ({where})")
     s = result.summary
-    lines.append(f"Optimum differs between segments: {'yes' if s['optimum_differs_between_segments'] else 'no'}")
+    if s.get("peaks"):
+        lines.append(f"Where {s['peaks']['objective']} peaks (within-user quadratic, {100 * s['confidence']:.0f}% interval):"
+                     if s["peaks"].get("design") == "paired" else
+                     f"Where {s['peaks']['objective']} peaks (quadratic in the weight, {100 * s['confidence']:.0f}% interval):")
+        lines += peak_lines(s)
+    lines.append(differs_line(s))
     return "\n".join(lines)

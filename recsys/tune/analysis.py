@@ -455,6 +455,17 @@ def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> d
             "differences": diffs}
 
 
+def peaks_differ(peaks: dict | None) -> bool | None:
+    """Whether two segments' optima differ, by the test of their peaks: True when both are peaks
+    (a significant curvature of the right sign) and their difference is significant; None when
+    there are no peaks to compare (several axes, fewer than three weights). The best grid points
+    of two segments differing is no evidence: neighbouring points are often within noise."""
+    if not peaks:
+        return None
+    segs = peaks["segments"]
+    return any(d["significant"] and segs[d["a"]]["peak"] and segs[d["b"]]["peak"] for d in peaks["differences"])
+
+
 def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepResult:
     level = 1 - config.experiment.alpha
     long = replicate_frame(config, results)
@@ -490,6 +501,7 @@ def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepRe
     seeds = config.replicate_seeds()
     summary = _summary(config, seeds, table, recs, _homogenization_summary(config, long, table))
     summary["peaks"] = peaks(config, results, main_variant(config))
+    summary["optimum_differs_between_segments"] = peaks_differ(summary["peaks"])
     return SweepResult(config, seeds, table, long, recs, summary)
 
 
@@ -513,7 +525,7 @@ def _summary(config: TuneConfig, seeds: list[int], table: pd.DataFrame, recs: pd
         "arms": [{"arm": a, **p} for a, p in zip(config.arm_names, config.points)],
         "recommendations": seg_rows,
         "interior_optimum_segments": interior,
-        "optimum_differs_between_segments": len(set(best.values())) > 1,
+        "best_points_differ": len(set(best.values())) > 1,
         "interior_optimum_segments_by_metric": interior_any,
         "homogenization": homog,
         "config": config.to_dict(),
