@@ -470,6 +470,9 @@ def test_a_paired_sweep_is_analysed_on_the_same_users(paired_run):
     peaks = out.summary["peaks"]
     assert peaks["design"] == "paired" and "one intercept per user" in peaks["method"]
     assert peaks["segments"]["all"]["users"] == res.table["user_id"].nunique()
+    for d in peaks["differences"]:
+        both = peaks["segments"][d["a"]]["peak"] and peaks["segments"][d["b"]]["peak"]
+        assert np.isfinite(d["p_holm"]) == both and (not both or d["p_holm"] >= d["p_value"])
     # the design is said in the saved config
     assert TuneConfig.from_dict(read_toml_text(cfg.to_toml())).tune.design == "paired"
 
@@ -484,10 +487,19 @@ def _peaks(new_w, new_se, power_w, power_se, *, peak=True):
 
     def mk(w, se):
         return Peak(w, se, w - 2 * se, w + 2 * se, 1.0, -1.0, 0.1, 1e-6 if peak else 0.5, 1000, peak, True)
-    segs = {"all": mk(1.0, 0.05), "new": mk(new_w, new_se), "power": mk(power_w, power_se)}
-    return {"axis": "diversity", "objective": "watch_minutes", "design": "paired", "method": "m",
-            "segments": {k: v.to_dict() for k, v in segs.items()},
-            "differences": [{"a": "new", "b": "power", **difference(segs["new"], segs["power"])}]}
+    segs = {"all": mk(1.0, 0.05), "new": mk(new_w, new_se), "power": mk(power_w, power_se), "regular": mk(1.2, 0.05)}
+    diffs = [{"a": a, "b": b, **difference(segs[a], segs[b])} for a, b in
+             (("new", "power"), ("new", "regular"), ("power", "regular"))]
+    if peak:   # Holm over the three pairs, as recsys.tune.analysis.peaks does (statsmodels' here)
+        from statsmodels.stats.multitest import multipletests
+
+        for d, q in zip(diffs, multipletests([d["p_value"] for d in diffs], method="holm")[1]):
+            d["p_holm"] = float(q)
+    else:
+        for d in diffs:
+            d["p_holm"] = float("nan")
+    return {"axis": "diversity", "objective": "watch_minutes", "design": "paired", "method": "m", "alpha": 0.05,
+            "segments": {k: v.to_dict() for k, v in segs.items()}, "differences": diffs}
 
 
 def test_segments_differ_only_when_the_test_of_their_peaks_says_so():
@@ -498,10 +510,15 @@ def test_segments_differ_only_when_the_test_of_their_peaks_says_so():
     same = _peaks(1.35, 0.11, 1.33, 0.05)
     apart = _peaks(1.9, 0.1, 1.2, 0.05)
     flat = _peaks(1.9, 0.1, 1.2, 0.05, peak=False)
+    # nominally significant for one pair (p = 0.03) but not after Holm over the three pairs
+    borderline = _peaks(1.45, 0.1, 1.2, 0.05)
+    p = next(d for d in borderline["differences"] if (d["a"], d["b"]) == ("new", "power"))
+    assert p["p_value"] < 0.05 and p["p_holm"] > 0.05
+    assert peaks_differ(borderline) is False
     assert peaks_differ(same) is False and peaks_differ(apart) is True and peaks_differ(flat) is False
     assert peaks_differ(None) is None
     assert differs_line({"peaks": same, "optimum_differs_between_segments": False}).startswith(
-        "Optimum differs between segments: no (test of the peaks; smallest p = ")
+        "Optimum differs between segments: no (test of the peaks, Holm over 3 pairs; ")
     assert "yes" in differs_line({"peaks": apart, "optimum_differs_between_segments": True})
     assert "not shown" in differs_line({"peaks": flat, "optimum_differs_between_segments": False})
     assert "not tested" in differs_line({"peaks": None, "optimum_differs_between_segments": None})

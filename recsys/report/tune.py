@@ -272,14 +272,13 @@ def differs_line(summary: dict) -> str:
     if differs is None or not peaks:
         return ("Optimum differs between segments: not tested (the test of peaks needs one varied axis with at "
                 "least three weights)")
-    segs = peaks["segments"]
-    pairs = [d for d in peaks["differences"] if segs[d["a"]]["peak"] and segs[d["b"]]["peak"]]
+    pairs = [d for d in peaks["differences"] if d.get("p_holm") is not None and np.isfinite(d["p_holm"])]
     if not pairs:
         return "Optimum differs between segments: not shown (fewer than two segments have a peak to compare)"
     best = min(pairs, key=lambda d: d["p_value"])
-    return (f"Optimum differs between segments: {'yes' if differs else 'no'} (test of the peaks; smallest p = "
-            f"{num(best['p_value'])}, {best['a']} vs {best['b']}: {best['diff']:+.2f} [{best['ci_low']:+.2f}, "
-            f"{best['ci_high']:+.2f}])")
+    return (f"Optimum differs between segments: {'yes' if differs else 'no'} (test of the peaks, Holm over "
+            f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''}; {best['a']} vs {best['b']}: {best['diff']:+.2f} "
+            f"[{best['ci_low']:+.2f}, {best['ci_high']:+.2f}], p = {num(best['p_value'])}, Holm {num(best['p_holm'])})")
 
 
 def peak_lines(summary: dict) -> list[str]:
@@ -304,7 +303,7 @@ def _peak_html(summary: dict) -> str:
         return ""
     rows = []
     for seg, p in peaks["segments"].items():
-        ok = p["ci_low"] is not None and np.isfinite(p["ci_low"])
+        ok = p["peak"] and p["ci_low"] is not None and np.isfinite(p["ci_low"])
         rows.append(f"<tr><td>{html.escape(seg)}</td><td>{_num(p['weight']) if p['peak'] else 'no peak'}</td>"
                     f"<td>{'[' + _num(p['ci_low']) + ', ' + _num(p['ci_high']) + ']' if ok else '–'}</td>"
                     f"<td>{_num(p['b2_p'])}</td><td>{'yes' if p['within_grid'] else 'no'}</td><td>{p['users']:,}</td></tr>")
@@ -338,7 +337,8 @@ def render_tune_report(result, charts: dict[str, str] | None = None) -> str:
                        "state of the world after the warm-up and with the same random draws (common random numbers), "
                        f"on a world and population of the replicate's own seed (spawned from seed {exp.seed}). ")
         lift_method = ("each point's comparison with weight 0 on the same users (paired delta method: per-user "
-                       "linearisation of each arm's ratio of sums, the covariance of the two arms kept)")
+                       "linearisation of each arm's ratio of sums, the covariance of the two arms kept; corrected "
+                       "within each segment)")
     else:
         design_html = ("Each replicate is one experiment whose arms are all grid points with equal shares (assignment "
                        "by a hash of seed and user id), on a world, population and assignment of its own seed "

@@ -262,7 +262,7 @@ def paired_tests(config: TuneConfig, results: list[ReplicateResult], variant: st
     out["p_adjusted"] = np.nan
     for seg, idx in out.groupby("segment").groups.items():
         out.loc[idx, "p_adjusted"] = adjust(out.loc[idx, "p_value"].to_numpy(), exp.correction)
-    out["significant"] = out["p_adjusted"] < exp.alpha
+    out["significant"] = out["p_adjusted"] <= exp.alpha     # as recsys.stats.analysis decides
     return _with_retention(out, variant)
 
 
@@ -414,9 +414,10 @@ _PEAK_VALUE = {"watch_minutes": ("watch_minutes", "watch_minutes"), "retention":
 
 def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> dict | None:
     """Where the objective peaks along the grid's one varied axis, per segment
-    (:func:`recsys.tune.optimum.peak` on the pooled replicates' per-user values, one intercept
-    per replicate, the objective's CUPED covariate when the table has it), and a test of the
-    difference between every two segments' peaks. None when the grid varies several axes or
+    (:func:`recsys.tune.optimum.peak` on the pooled replicates' per-user values: randomised, one
+    intercept per replicate and the objective's CUPED covariate when the table has it; paired,
+    one intercept per user, errors clustered by user), and a test of the difference between
+    every two segments' peaks (``p_holm``: Holm over the pairs that both have a peak). None when the grid varies several axes or
     has fewer than three weights (a quadratic needs three)."""
     axes = config.tune.grid.varied
     weights = sorted({p[axes[0]] for p in config.points})
@@ -444,26 +445,32 @@ def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> d
                          rows["_replicate"].to_numpy(), x, alpha=level, unit=unit)
     named = [s for s in segs if s != "all"]
     diffs = [{"a": a, "b": b, **difference(segs[a], segs[b], level)} for i, a in enumerate(named) for b in named[i + 1:]]
+    # Holm over the pairs whose segments both have a peak: the family "do any segments' optima differ"
+    eligible = [d for d in diffs if segs[d["a"]].peak and segs[d["b"]].peak and np.isfinite(d["p_value"])]
+    for d, p in zip(eligible, adjust([d["p_value"] for d in eligible], "holm") if eligible else []):
+        d["p_holm"] = float(p)
+    for d in diffs:
+        d.setdefault("p_holm", float("nan"))
     return {"axis": axis, "objective": objective, "value": column, "covariate": cov[0] if cov and len(cov) == 1 else None,
             "method": ("vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
                        "user (every user under every weight), standard errors clustered by user; Fieller's interval; "
                        "differences by the delta method") if paired else
                       ("vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
                        "replicate, HC1 standard errors; Fieller's interval; differences by the delta method"),
-            "design": config.tune.design,
+            "design": config.tune.design, "alpha": level,
             "grid": [float(w) for w in weights], "segments": {k: v.to_dict() for k, v in segs.items()},
             "differences": diffs}
 
 
 def peaks_differ(peaks: dict | None) -> bool | None:
-    """Whether two segments' optima differ, by the test of their peaks: True when both are peaks
-    (a significant curvature of the right sign) and their difference is significant; None when
-    there are no peaks to compare (several axes, fewer than three weights). The best grid points
-    of two segments differing is no evidence: neighbouring points are often within noise."""
+    """Whether two segments' optima differ, by the test of their peaks: True when, among the pairs
+    of segments that both have a peak (a significant curvature of the right sign), one difference
+    is significant after Holm's correction over those pairs; None when there are no peaks to
+    compare (several axes, fewer than three weights). The best grid points of two segments
+    differing is no evidence: neighbouring points are often within noise."""
     if not peaks:
         return None
-    segs = peaks["segments"]
-    return any(d["significant"] and segs[d["a"]]["peak"] and segs[d["b"]]["peak"] for d in peaks["differences"])
+    return any(np.isfinite(d["p_holm"]) and d["p_holm"] < peaks["alpha"] for d in peaks["differences"])
 
 
 def analyse_sweep(config: TuneConfig, results: list[ReplicateResult]) -> SweepResult:

@@ -20,8 +20,11 @@ A paired sweep shows every user every weight (``unit``: the user, one id per use
 replicate). The intercept is then the user's own, ``y_uw = a_u + b1 w + b2 w^2 + e_uw``: the
 fixed-effects (within-user) estimator, on values demeaned within each user, with standard errors
 clustered by user (a user's values under different weights share their draws and are
-correlated), with the small-sample factor (G / (G - 1)) ((n - 1) / (n - k)) of Stata's CR1. A
-per-user covariate is constant within the user and drops out.
+correlated), with the small-sample factor (G / (G - 1)) ((n - 1) / (n - k)), k = 2 the slope
+regressors: the user intercepts are nested in the clusters and are not counted (Cameron and
+Miller 2015, as Stata's ``xtreg, fe vce(cluster)``; counting them, as ``areg`` does, inflates the
+variance by about P / (P - 1) for P weights). A per-user covariate is constant within the user
+and drops out.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ def within_fit(y: np.ndarray, w: np.ndarray, unit: np.ndarray) -> tuple[np.ndarr
     beta = XtX_inv @ (X.T @ yd)
     e = yd - X @ beta
     score = np.column_stack([np.bincount(g, weights=X[:, j] * e, minlength=G) for j in range(2)])
-    n, k = len(y), G + 2
+    n, k = len(y), 2
     factor = G / max(G - 1, 1) * (n - 1) / max(n - k, 1)
     return beta, XtX_inv @ (score.T @ score) @ XtX_inv * factor
 
