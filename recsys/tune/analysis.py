@@ -233,15 +233,20 @@ _AB = ("control", "treatment", "diff", "ci_low", "ci_high", "rel_lift", "rel_ci_
        "p_adjusted", "significant", "method")
 
 
+def stacked(results: list[ReplicateResult], variant: str) -> pd.DataFrame:
+    """The variant's replicates' per-user tables stacked, user ids made unique across replicates."""
+    mine = [r for r in results if r.variant == variant]
+    offset = max(int(r.table["user_id"].max()) for r in mine) + 1
+    return pd.concat([r.table.assign(user_id=r.table["user_id"] + r.replicate * offset) for r in mine],
+                     ignore_index=True)
+
+
 def paired_tests(config: TuneConfig, results: list[ReplicateResult], variant: str) -> pd.DataFrame:
     """A paired sweep's comparisons of every point with weight 0 on the same users, per segment
     (:func:`recsys.stats.paired.paired_test`; the pooled replicates' users, each under both
     points), corrected as the experiment asks within each segment; columns as
     :func:`pooled_tests`'."""
-    mine = [r for r in results if r.variant == variant]
-    offset = max(int(r.table["user_id"].max()) for r in mine) + 1
-    pooled = pd.concat([r.table.assign(user_id=r.table["user_id"] + r.replicate * offset) for r in mine],
-                       ignore_index=True)
+    pooled = stacked(results, variant)
     exp = config.experiment
     rows = []
     for seg in ["all", *[s for s in SEGMENT_ORDER[1:] if s in set(pooled["segment"])]]:
@@ -270,10 +275,7 @@ def pooled_tests(config: TuneConfig, results: list[ReplicateResult], variant: st
     """The pooled A/B of every point against weight 0, per segment (tested metrics and retention)."""
     if config.tune.design == "paired":
         return paired_tests(config, results, variant)
-    mine = [r for r in results if r.variant == variant]
-    offset = max(int(r.table["user_id"].max()) for r in mine) + 1
-    pooled = pd.concat([r.table.assign(user_id=r.table["user_id"] + r.replicate * offset) for r in mine],
-                       ignore_index=True)
+    pooled = stacked(results, variant)
     exp = config.experiment
     names = config.arm_names
     # every tested metric in one family, corrected as the experiment asks (no decision roles here)
@@ -439,7 +441,7 @@ def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> d
         rows = pooled if seg == "all" else pooled[pooled["segment"] == seg]
         if len(rows) < 10:
             continue
-        x = rows[cov[0]].to_numpy(np.float64) if cov is not None and len(cov) == 1 and not paired else None
+        x = rows[cov[0]].to_numpy(np.float64) if cov is not None and len(cov) == 1 else None
         unit = rows["_replicate"].to_numpy() * offset + rows["user_id"].to_numpy() if paired else None
         segs[seg] = peak(rows[column].to_numpy(np.float64), rows["arm"].map(w_of).to_numpy(np.float64),
                          rows["_replicate"].to_numpy(), x, alpha=level, unit=unit)

@@ -99,12 +99,12 @@ def _paired(exp) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, int]:
         warm, arm = prepare(exp, world, sim)
         everyone = np.where(arm >= 0, 0, -1)
         start = copy.deepcopy(sim.shards)
+        # one policy stream for every point (the control's): the points differ by their weights only
+        rand = [KeyedRandom.from_seed(exp.seed, "policy", exp.control)]
         tables, plays = [], []
         for name, policy in zip(exp.arm_names, build_policies(exp, world)):
             sim.shards = copy.deepcopy(start)
             fit_policies([policy], warm, world, sim, name, names=[name])
-            # one policy stream for every point (the control's): the points differ by their weights only
-            rand = [KeyedRandom.from_seed(exp.seed, "policy", exp.control)]
             res = simulate_arms(exp, world, sim, warm, everyone, [policy], rand, [name], keep_impressions=False)
             tables.append(res.table)
             plays.append(res.logs.plays.assign(arm=name))
