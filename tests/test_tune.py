@@ -483,21 +483,20 @@ def test_an_unknown_design_is_refused():
 
 
 def _peaks(new_w, new_se, power_w, power_se, *, peak=True):
-    from recsys.tune.optimum import Peak, difference
+    from statsmodels.stats.multitest import multipletests
+
+    from recsys.tune.analysis import _pair
+    from recsys.tune.optimum import Peak
 
     def mk(w, se):
-        return Peak(w, se, w - 2 * se, w + 2 * se, 1.0, -1.0, 0.1, 1e-6 if peak else 0.5, 1000, peak, True)
+        return Peak(w, se, w - 2 * se, w + 2 * se, 1.0, -1.0, 0.1, 1e-6 if peak else 0.5, 1000, peak, True, 0.1, 0.0)
     segs = {"all": mk(1.0, 0.05), "new": mk(new_w, new_se), "power": mk(power_w, power_se), "regular": mk(1.2, 0.05)}
-    diffs = [{"a": a, "b": b, **difference(segs[a], segs[b])} for a, b in
-             (("new", "power"), ("new", "regular"), ("power", "regular"))]
-    if peak:   # Holm over the three pairs, as recsys.tune.analysis.peaks does (statsmodels' here)
-        from statsmodels.stats.multitest import multipletests
-
-        for d, q in zip(diffs, multipletests([d["p_value"] for d in diffs], method="holm")[1]):
-            d["p_holm"] = float(q)
-    else:
-        for d in diffs:
-            d["p_holm"] = float("nan")
+    diffs = [_pair(segs, a, b, 0.05) for a, b in (("new", "power"), ("new", "regular"), ("power", "regular"))]
+    tested = [d for d in diffs if np.isfinite(d["p_test"])]
+    for d, q in zip(tested, multipletests([d["p_test"] for d in tested], method="holm")[1] if tested else []):
+        d["p_holm"] = float(q)   # Holm over the tested pairs, as recsys.tune.analysis.peaks does (statsmodels' here)
+    for d in diffs:
+        d.setdefault("p_holm", float("nan"))
     return {"axis": "diversity", "objective": "watch_minutes", "design": "paired", "method": "m", "alpha": 0.05,
             "segments": {k: v.to_dict() for k, v in segs.items()}, "differences": diffs}
 
@@ -518,7 +517,7 @@ def test_segments_differ_only_when_the_test_of_their_peaks_says_so():
     assert peaks_differ(same) is False and peaks_differ(apart) is True and peaks_differ(flat) is False
     assert peaks_differ(None) is None
     assert differs_line({"peaks": same, "optimum_differs_between_segments": False}).startswith(
-        "Optimum differs between segments: no (test of the peaks, Holm over 3 pairs; ")
+        "Optimum differs between segments: no (tests of the optima, Holm over 3 pairs; ")
     assert "yes" in differs_line({"peaks": apart, "optimum_differs_between_segments": True})
     assert "not shown" in differs_line({"peaks": flat, "optimum_differs_between_segments": False})
     assert "not tested" in differs_line({"peaks": None, "optimum_differs_between_segments": None})
@@ -540,7 +539,8 @@ def test_a_paired_sweep_says_its_design_and_peaks(paired_run, tmp_path):
 
 def _paired_results(cfg, rng, vertices: dict, n: int = 240):
     """One paired replicate drawn at random: every user under every weight, each segment's
-    minutes a concave quadratic in the weight with its own vertex, the user's level shared."""
+    minutes a concave quadratic in the weight with its own vertex (or, for a callable, that
+    relative effect of the weight), the user's level shared."""
     from recsys.tune.sweep import ReplicateResult
 
     weights = [p["diversity"] for p in cfg.points]
@@ -548,8 +548,8 @@ def _paired_results(cfg, rng, vertices: dict, n: int = 240):
     level = rng.gamma(2.0, 200.0, len(seg))
     rows = []
     for arm, w in zip(cfg.arm_names, weights):
-        v = np.array([vertices[s] for s in seg])
-        y = level * (1 + 0.05 * (1 - (w - v) ** 2)) + rng.normal(0, 12.0, len(seg))
+        effect = np.concatenate([np.full(n, f(w) if callable(f) else 0.05 * (1 - (w - f) ** 2)) for f in vertices.values()])
+        y = level * (1 + effect) + rng.normal(0, 12.0, len(seg))
         rows.append(pd.DataFrame({"user_id": np.arange(len(seg)), "arm": arm, "segment": seg,
                                   "watch_minutes": y, "churned": 0}))
     return [ReplicateResult(0, 1, "retrained", pd.concat(rows, ignore_index=True), pd.DataFrame())]
@@ -569,3 +569,29 @@ def test_optimum_differs_is_said_at_most_alpha_when_peaks_are_equal():
     apart = [peaks_differ(peaks(cfg, _paired_results(cfg, rng, {"new": 1.5, "regular": 1.0, "power": 1.0}), "retrained"))
              for _ in range(30)]
     assert np.mean(apart) >= 0.8, np.mean(apart)
+
+
+def test_a_segment_without_a_peak_differs_only_when_its_slope_at_the_others_peak_says_so():
+    """Closed loop for the slope test: a flat segment, or one whose shallow (insignificant)
+    curve peaks where the other's does, makes 'differs' at most about 5% of 300 sweeps; a
+    segment still rising at the other's peak makes it in most, with the direction said."""
+    from recsys.report.tune import differs_line
+    from recsys.tune.analysis import peaks, peaks_differ
+
+    cfg = TuneConfig.from_dict(read_toml_text(PAIRED.replace("[0, 0.6, 1.2]", "[0, 0.5, 1.0, 1.5, 2.0]")))
+    rng = np.random.default_rng(22)
+    null = {"flat": {"power": 1.0, "regular": lambda w: 0.0},
+            "shallow": {"power": 1.0, "regular": lambda w: 0.002 * (1 - (w - 1.0) ** 2)}}
+    for name, curves in null.items():
+        said, tested = [], 0
+        for _ in range(300):
+            pk = peaks(cfg, _paired_results(cfg, rng, curves), "retrained")
+            tested += any(d["test"] == "slope" for d in pk["differences"])
+            said.append(peaks_differ(pk))
+        assert np.mean(said) <= 0.07, (name, np.mean(said))
+        assert tested >= 200, (name, tested)       # most sweeps find power's peak and no peak for regular
+    rising = [peaks(cfg, _paired_results(cfg, rng, {"power": 1.0, "regular": lambda w: 0.02 * w}), "retrained")
+              for _ in range(30)]
+    assert np.mean([peaks_differ(p) for p in rising]) >= 0.8
+    line = differs_line({"peaks": rising[0], "optimum_differs_between_segments": peaks_differ(rising[0])})
+    assert "regular's slope at power's peak" in line and "regular's optimum lies above it" in line, line

@@ -136,3 +136,32 @@ def test_within_user_curvature_test_rejects_at_the_nominal_rate(grid):
         beta, cov = within_fit(y, w, u)
         rejected += abs(beta[1] - b2) / np.sqrt(cov[1, 1]) > stats.norm.ppf(0.975)
     assert 0.034 < rejected / reps < 0.068, rejected / reps
+
+
+def test_slope_at_another_peak_matches_statsmodels_and_carries_that_peaks_variance():
+    """A segment's slope at another segment's peak: with the peak known exactly it is
+    statsmodels' clustered test of b1 + 2 w b2; the peak's own variance widens it."""
+    from dataclasses import replace
+
+    from recsys.tune.optimum import slope_at
+
+    rng = np.random.default_rng(14)
+    n_users = 400
+    u = np.repeat(np.arange(n_users), len(GRID))
+    w = np.tile(GRID, n_users)
+    y = rng.gamma(2.0, 3.0, n_users)[u] + 0.4 * w + rng.normal(0, 1, len(u))   # rising, no curvature
+    flat = peak(y, w, np.zeros(len(u), int), unit=u)
+    assert not flat.peak
+    other = replace(flat, weight=0.7, se=0.0, peak=True, within_grid=True)
+    s = slope_at(flat, other)
+
+    def demean(v):
+        return v - (np.bincount(u, weights=v) / np.bincount(u))[u]
+    ref = sm.OLS(demean(y), np.column_stack([demean(w), demean(w * w)])).fit(cov_type="cluster", cov_kwds={"groups": u})
+    t = ref.t_test(np.array([[1.0, 2 * 0.7]]))
+    assert s["slope"] == pytest.approx(float(np.squeeze(t.effect)), rel=1e-9)
+    assert s["se"] == pytest.approx(float(np.squeeze(t.sd)), rel=1e-8)
+    assert s["p_value"] == pytest.approx(2 * stats.norm.sf(abs(s["slope"]) / s["se"]), rel=1e-9)
+    assert s["significant"] and s["ci_low"] > 0 and s["at"] == 0.7
+    wider = slope_at(flat, replace(other, se=0.2))
+    assert wider["se"] == pytest.approx(np.hypot(s["se"], 2 * flat.b2 * 0.2), rel=1e-9)

@@ -267,7 +267,7 @@ def _point_rows(result, segment: str) -> str:
 
 
 def differs_line(summary: dict) -> str:
-    """Whether segments' optima differ, as the test of their peaks says (plain text)."""
+    """Whether segments' optima differ, as the tests of their optima say (plain text)."""
     peaks, differs = summary.get("peaks"), summary.get("optimum_differs_between_segments")
     if differs is None or not peaks:
         return ("Optimum differs between segments: not tested (the test of peaks needs one varied axis with at "
@@ -275,10 +275,23 @@ def differs_line(summary: dict) -> str:
     pairs = [d for d in peaks["differences"] if d.get("p_holm") is not None and np.isfinite(d["p_holm"])]
     if not pairs:
         return "Optimum differs between segments: not shown (fewer than two segments have a peak to compare)"
-    best = min(pairs, key=lambda d: d["p_value"])
-    return (f"Optimum differs between segments: {'yes' if differs else 'no'} (test of the peaks, Holm over "
-            f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''}; {best['a']} vs {best['b']}: {best['diff']:+.2f} "
-            f"[{best['ci_low']:+.2f}, {best['ci_high']:+.2f}], p = {num(best['p_value'])}, Holm {num(best['p_holm'])})")
+    best = min(pairs, key=lambda d: d.get("p_test", d["p_value"]))
+    return (f"Optimum differs between segments: {'yes' if differs else 'no'} (tests of the optima, Holm over "
+            f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''}; {pair_text(best, peaks['axis'])})")
+
+
+def pair_text(d: dict, axis: str = "diversity") -> str:
+    """One pair's test in words: the difference of two peaks, or a segment's slope at another's peak."""
+    holm = f", Holm {num(d['p_holm'])}" if d.get("p_holm") is not None and np.isfinite(d["p_holm"]) else ""
+    s = d.get("slope")
+    if d.get("test") == "slope" and s:
+        side = ("" if not s["significant"] else
+                f": {s['of']}'s optimum lies {'above' if s['slope'] > 0 else 'below'} it")
+        return (f"{s['of']} vs {s['at_peak_of']}: {s['of']}'s slope at {s['at_peak_of']}'s peak ({axis} "
+                f"{s['at']:.2f}) {s['slope']:+.3g} [{s['ci_low']:+.3g}, {s['ci_high']:+.3g}] per unit, "
+                f"p = {num(s['p_value'])}{holm}{side}")
+    return (f"{d['a']} vs {d['b']}: {d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}], "
+            f"p = {num(d['p_value'])}{holm}")
 
 
 def peak_lines(summary: dict) -> list[str]:
@@ -309,7 +322,19 @@ def _peak_html(summary: dict) -> str:
                     f"<td>{_num(p['b2_p'])}</td><td>{'yes' if p['within_grid'] else 'no'}</td><td>{p['users']:,}</td></tr>")
     return (f"<h2>Where {html.escape(peaks['objective'])} peaks</h2><table><tr><th>segment</th>"
             f"<th>peak ({html.escape(peaks['axis'])})</th><th>interval</th><th>curvature p</th><th>inside the grid</th>"
-            f"<th>users</th></tr>{''.join(rows)}</table><p class='caption'>{html.escape(peaks['method'])}.</p>")
+            f"<th>users</th></tr>{''.join(rows)}</table><p class='caption'>{html.escape(peaks['method'])}.</p>"
+            + _pairs_html(peaks))
+
+
+def _pairs_html(peaks: dict) -> str:
+    """Every pair of segments with a test of their optima, and what it says."""
+    tested = [d for d in peaks["differences"] if d.get("test")]
+    if not tested:
+        return ""
+    rows = "".join(f"<tr><td>{html.escape(d['a'])} vs {html.escape(d['b'])}</td><td>"
+                   f"{'difference of the peaks' if d['test'] == 'peaks' else 'slope at the other’s peak'}</td>"
+                   f"<td>{html.escape(pair_text(d, peaks['axis']))}</td></tr>" for d in tested)
+    return ("<table><tr><th>segments</th><th>test</th><th>result</th></tr>" + rows + "</table>")
 
 
 def render_tune_report(result, charts: dict[str, str] | None = None) -> str:

@@ -37,7 +37,7 @@ from recsys.stats.paired import paired_test
 from recsys.stats.metrics import METRICS
 from recsys.stats.roles import Roles
 from recsys.tune.config import AXES, LOWER_IS_BETTER, OBJECTIVES, REPORTED_METRICS, TESTED_METRICS, TuneConfig
-from recsys.tune.optimum import difference, peak
+from recsys.tune.optimum import difference, peak, slope_at
 from recsys.tune.sweep import RETRAINED, STATIC, ReplicateResult
 
 SEGMENT_ORDER = ("all", "new", "low_engagement", "regular", "power")
@@ -419,7 +419,7 @@ def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> d
     (:func:`recsys.tune.optimum.peak` on the pooled replicates' per-user values: randomised, one
     intercept per replicate and the objective's CUPED covariate when the table has it; paired,
     one intercept per user, errors clustered by user), and a test of the difference between
-    every two segments' peaks (``p_holm``: Holm over the pairs that both have a peak). None when the grid varies several axes or
+    every two segments' optima (:func:`_pair`; ``p_holm``: Holm over the pairs with a test). None when the grid varies several axes or
     has fewer than three weights (a quadratic needs three)."""
     axes = config.tune.grid.varied
     weights = sorted({p[axes[0]] for p in config.points})
@@ -446,29 +446,50 @@ def peaks(config: TuneConfig, results: list[ReplicateResult], variant: str) -> d
         segs[seg] = peak(rows[column].to_numpy(np.float64), rows["arm"].map(w_of).to_numpy(np.float64),
                          rows["_replicate"].to_numpy(), x, alpha=level, unit=unit)
     named = [s for s in segs if s != "all"]
-    diffs = [{"a": a, "b": b, **difference(segs[a], segs[b], level)} for i, a in enumerate(named) for b in named[i + 1:]]
-    # Holm over the pairs whose segments both have a peak: the family "do any segments' optima differ"
-    eligible = [d for d in diffs if segs[d["a"]].peak and segs[d["b"]].peak and np.isfinite(d["p_value"])]
-    for d, p in zip(eligible, adjust([d["p_value"] for d in eligible], "holm") if eligible else []):
+    diffs = [_pair(segs, a, b, level) for i, a in enumerate(named) for b in named[i + 1:]]
+    # Holm over the pairs with a test: the family "do any segments' optima differ"
+    eligible = [d for d in diffs if np.isfinite(d["p_test"])]
+    for d, p in zip(eligible, adjust([d["p_test"] for d in eligible], "holm") if eligible else []):
         d["p_holm"] = float(p)
     for d in diffs:
         d.setdefault("p_holm", float("nan"))
     return {"axis": axis, "objective": objective, "value": column, "covariate": cov[0] if cov and len(cov) == 1 else None,
             "method": ("vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
                        "user (every user under every weight), standard errors clustered by user; Fieller's interval; "
-                       "differences by the delta method") if paired else
+                       f"{_PAIR_METHOD}") if paired else
                       ("vertex of a quadratic in the weight, least squares on per-user values with one intercept per "
-                       "replicate, HC1 standard errors; Fieller's interval; differences by the delta method"),
+                       f"replicate, HC1 standard errors; Fieller's interval; {_PAIR_METHOD}"),
             "design": config.tune.design, "alpha": level,
             "grid": [float(w) for w in weights], "segments": {k: v.to_dict() for k, v in segs.items()},
             "differences": diffs}
 
 
+_PAIR_METHOD = ("two segments with a peak compared by the difference of their peaks, a segment without one by its "
+                "slope at the other's peak (inside the grid); both by the delta method, Holm over the pairs")
+
+
+def _pair(segs: dict, a: str, b: str, level: float) -> dict:
+    """The test of whether segments ``a`` and ``b`` want different weights. Both with a peak: the
+    difference of their vertices (``test = "peaks"``). One with a peak whose interval lies inside
+    the grid, the other without (flat, or still rising or falling): the other's slope at that
+    peak (``test = "slope"``, its figures under ``slope``), which is zero if the peak's weight is
+    also best for it. Otherwise no test (``test`` None, ``p_test`` NaN)."""
+    pa, pb = segs[a], segs[b]
+    rec = {"a": a, "b": b, **difference(pa, pb, level), "test": None, "slope": None, "p_test": float("nan")}
+    if pa.peak and pb.peak:
+        rec.update(test="peaks", p_test=rec["p_value"])
+    elif pa.peak != pb.peak and (pa if pa.peak else pb).within_grid:
+        flat, peaked = (b, a) if pa.peak else (a, b)
+        s = slope_at(segs[flat], segs[peaked], level)
+        rec.update(test="slope", slope={"of": flat, "at_peak_of": peaked, **s}, p_test=s["p_value"])
+    return rec
+
+
 def peaks_differ(peaks: dict | None) -> bool | None:
-    """Whether two segments' optima differ, by the test of their peaks: True when, among the pairs
-    of segments that both have a peak (a significant curvature of the right sign), one difference
-    is significant after Holm's correction over those pairs; None when there are no peaks to
-    compare (several axes, fewer than three weights). The best grid points of two segments
+    """Whether two segments' optima differ: True when, among the pairs of segments with a test
+    (:func:`_pair`: both with a peak, a significant curvature of the right sign, or one with a
+    peak inside the grid and the other without), one is significant after Holm's correction over
+    those pairs; None when there are no peaks to compare (several axes, fewer than three weights). The best grid points of two segments
     differing is no evidence: neighbouring points are often within noise."""
     if not peaks:
         return None

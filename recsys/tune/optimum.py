@@ -15,6 +15,10 @@ is not significantly different from zero. It is bounded when the curvature ``b2`
 significant, and unbounded otherwise (no peak can be told apart). The difference between two
 segments' peaks (independent users) has the delta method's standard error
 ``sqrt(se_a^2 + se_b^2)``, with ``se`` the delta method's for each vertex, and a z test.
+A segment without a peak (its curve flat or still rising or falling over the grid) has no
+vertex to compare, but its optimum still differs from another segment's peak ``w_b`` if its own
+slope there, ``b1 + 2 b2 w_b``, is not zero: :func:`slope_at` tests that, the variance of ``w_b``
+carried by the delta method.
 
 A paired sweep shows every user every weight (``unit``: the user, one id per user and
 replicate). The intercept is then the user's own, ``y_uw = a_u + b1 w + b2 w^2 + e_uw``: the
@@ -52,6 +56,8 @@ class Peak:
     users: int
     peak: bool           # a maximum (minimum for lower-is-better) with a significant curvature
     within_grid: bool    # the interval lies strictly inside the grid's range of weights
+    b1_se: float = float("nan")
+    b12_cov: float = float("nan")   # covariance of b1 and b2
 
     def to_dict(self) -> dict:
         return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in asdict(self).items()}
@@ -120,7 +126,8 @@ def peak(y: np.ndarray, w: np.ndarray, group: np.ndarray, x: np.ndarray | None =
     is_peak = bool(concave and np.isfinite(b2_p) and b2_p < alpha)
     inside = bool(is_peak and np.isfinite(lo) and lo > w.min() and hi < w.max())
     users = len(w) if unit is None else len(np.unique(np.asarray(unit)))
-    return Peak(vertex, se, lo, hi, float(b1), float(b2), b2_se, b2_p, users, is_peak, inside)
+    return Peak(vertex, se, lo, hi, float(b1), float(b2), b2_se, b2_p, users, is_peak, inside,
+                float(np.sqrt(V[0, 0])), float(V[0, 1]))
 
 
 def difference(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
@@ -132,4 +139,21 @@ def difference(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
     p = float(2 * stats.norm.sf(abs(diff) / se)) if ok else float("nan")
     return {"diff": float(diff), "se": se, "ci_low": float(diff - q * se) if ok else float("nan"),
             "ci_high": float(diff + q * se) if ok else float("nan"), "p_value": p,
+            "significant": bool(ok and p < alpha)}
+
+
+def slope_at(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
+    """The slope of ``a``'s fitted quadratic at ``b``'s vertex, ``a.b1 + 2 a.b2 w_b``, with a
+    delta-method interval (``a``'s coefficients and ``w_b`` independent: different users) and a
+    two-sided z test. Nonzero: ``b``'s best weight is not ``a``'s (above it when the slope is
+    positive for a metric where higher is better)."""
+    w = b.weight
+    slope = a.b1 + 2 * a.b2 * w
+    var = a.b1_se ** 2 + 4 * w * w * a.b2_se ** 2 + 4 * w * a.b12_cov + (2 * a.b2 * b.se) ** 2
+    se = float(np.sqrt(var)) if var > 0 else float("nan")
+    q = float(stats.norm.ppf(1 - alpha / 2))
+    ok = bool(np.isfinite(slope) and np.isfinite(se) and se > 0)
+    p = float(2 * stats.norm.sf(abs(slope) / se)) if ok else float("nan")
+    return {"slope": float(slope), "se": se, "ci_low": float(slope - q * se) if ok else float("nan"),
+            "ci_high": float(slope + q * se) if ok else float("nan"), "p_value": p, "at": float(w),
             "significant": bool(ok and p < alpha)}
