@@ -11,7 +11,7 @@ import pytest
 
 from recsys.cli import main
 from recsys.core.logs import IMPRESSION_SCHEMA, PLAY_SCHEMA, SESSION_SCHEMA, Logs, frame
-from recsys.core.page import Layout, Page, UserContext
+from recsys.core.page import Layout, UserContext
 from recsys.core.parallel import executor
 from recsys.core.rng import KeyedRandom
 from recsys.experiment.config import ExperimentConfig

@@ -13,8 +13,7 @@ from recsys.core.errors import InputError
 from recsys.core.page import Layout, UserContext
 from recsys.core.rng import KeyedRandom
 from recsys.evaluate.page_ope import estimate_page_policies
-from recsys.evaluate.slate import (PageDR, PageFeedback, PageIPS, PageSNIPS, card_weights, examination_weights,
-                                   page_feedback)
+from recsys.evaluate.slate import (PageDR, PageFeedback, PageIPS, PageSNIPS, card_weights)
 from recsys.experiment.config import ExperimentConfig
 from recsys.experiment.logged import TargetPages, card_probabilities, log_window, session_states
 from recsys.core.logs import Logs

@@ -17,7 +17,6 @@ import copy
 from concurrent.futures import Executor
 from typing import Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
 from recsys.core.rng import KeyedRandom

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from recsys.core.errors import InputError
-from recsys.core.page import ROW_KIND, Layout
+from recsys.core.page import ROW_KIND
 from recsys.core.rng import KeyedRandom
 from recsys.experiment.config import ArmConfig, ExperimentConfig
 from recsys.experiment import runner as runner_mod
