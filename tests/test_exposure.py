@@ -2,9 +2,12 @@
 values, the sample, coverage / long tail / genre shares, and, on a small world, what retraining
 on the arm's own feedback and the diversity weight do to them. Homogenisation falls as the MMR
 weight rises when MMR compares titles by their audiences (and rises when it compares genres);
-retraining raises it when the model's first data came from a random start-up period, as in
-Chaney et al. (2018), and not under the default personalised incumbent, which has already
-homogenised users (docs/tune.md, 'What the world does')."""
+retraining raises it and narrows the catalog when the model's first data came from a random
+start-up period, as in Chaney et al. (2018), and not under the default personalised incumbent,
+which has already homogenised users (docs/tune.md, 'What the world does'). Under that incumbent
+retraining's effect on coverage in this small world is noise: seed 2 +0.7%, +0.3%, -3.2% and
+seed 3 -4.3%, -0.5%, -1.6% for the three arms (numpy 2.4 with OpenBLAS 0.3.31; an earlier
+BLAS's rounding gave seed 2 a fall in every arm), so no test claims it."""
 
 from __future__ import annotations
 
@@ -94,16 +97,6 @@ def feedback_runs():
         pop = np.bincount(res.warmup.logs.plays["title"], minlength=600)
         out[retrain] = exposure_table(res.logs.plays, res.table, 600, popularity=pop).set_index("arm")
     return out
-
-
-def test_retraining_on_own_feedback_concentrates_the_catalog(feedback_runs):
-    """The feedback loop narrows what an arm watches as a whole: fewer distinct titles played,
-    without re-ranking and under genre MMR. (Under audience MMR, which keeps pushing titles with
-    audiences of their own, the change in this small world is within noise: +1% here, -3% to
-    -1% on other seeds; -8% in the default world, docs/tune.md.)"""
-    static, retrained = feedback_runs[0], feedback_runs[3]
-    arms = ["d0", "genre"]
-    assert (retrained.loc[arms, "coverage"] < static.loc[arms, "coverage"]).all()
 
 
 def test_homogenization_falls_as_the_diversity_weight_rises(feedback_runs):
