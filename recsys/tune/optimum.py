@@ -130,16 +130,20 @@ def peak(y: np.ndarray, w: np.ndarray, group: np.ndarray, x: np.ndarray | None =
                 float(np.sqrt(V[0, 0])), float(V[0, 1]))
 
 
+def _z(estimate: float, se: float, alpha: float) -> dict:
+    """A normal interval and two-sided z test of ``estimate`` (NaN where ``se`` is unusable)."""
+    q = float(stats.norm.ppf(1 - alpha / 2))
+    ok = bool(np.isfinite(estimate) and np.isfinite(se) and se > 0)
+    p = float(2 * stats.norm.sf(abs(estimate) / se)) if ok else float("nan")
+    return {"se": float(se), "ci_low": float(estimate - q * se) if ok else float("nan"),
+            "ci_high": float(estimate + q * se) if ok else float("nan"), "p_value": p,
+            "significant": bool(ok and p < alpha)}
+
+
 def difference(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
     """``a.weight - b.weight`` with a delta-method interval and a two-sided z test."""
     diff = a.weight - b.weight
-    se = float(np.hypot(a.se, b.se))
-    q = float(stats.norm.ppf(1 - alpha / 2))
-    ok = np.isfinite(diff) and np.isfinite(se) and se > 0
-    p = float(2 * stats.norm.sf(abs(diff) / se)) if ok else float("nan")
-    return {"diff": float(diff), "se": se, "ci_low": float(diff - q * se) if ok else float("nan"),
-            "ci_high": float(diff + q * se) if ok else float("nan"), "p_value": p,
-            "significant": bool(ok and p < alpha)}
+    return {"diff": float(diff), **_z(diff, float(np.hypot(a.se, b.se)), alpha)}
 
 
 def slope_at(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
@@ -150,10 +154,4 @@ def slope_at(a: Peak, b: Peak, alpha: float = 0.05) -> dict:
     w = b.weight
     slope = a.b1 + 2 * a.b2 * w
     var = a.b1_se ** 2 + 4 * w * w * a.b2_se ** 2 + 4 * w * a.b12_cov + (2 * a.b2 * b.se) ** 2
-    se = float(np.sqrt(var)) if var > 0 else float("nan")
-    q = float(stats.norm.ppf(1 - alpha / 2))
-    ok = bool(np.isfinite(slope) and np.isfinite(se) and se > 0)
-    p = float(2 * stats.norm.sf(abs(slope) / se)) if ok else float("nan")
-    return {"slope": float(slope), "se": se, "ci_low": float(slope - q * se) if ok else float("nan"),
-            "ci_high": float(slope + q * se) if ok else float("nan"), "p_value": p, "at": float(w),
-            "significant": bool(ok and p < alpha)}
+    return {"slope": float(slope), "at": float(w), **_z(slope, float(np.sqrt(var)) if var > 0 else float("nan"), alpha)}

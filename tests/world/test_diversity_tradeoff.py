@@ -23,7 +23,7 @@ def sweep(cfg: TuneConfig):
 
 
 def test_diversity_costs_clicks_now_and_pays_in_minutes_with_an_interior_peak():
-    """The default sweep's design on one world of 3,000 users: CTR falls with every step of the
+    """The default sweep's design on one world of its 6,000 users: CTR falls with every step of the
     weight, and watch minutes over the 28 days peak inside the grid with an interval that
     excludes both its ends."""
     base = default_config()
