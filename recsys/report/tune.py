@@ -290,8 +290,18 @@ def pair_text(d: dict, axis: str = "diversity") -> str:
         return (f"{s['of']} vs {s['at_peak_of']}: {s['of']}'s slope at {s['at_peak_of']}'s peak ({axis} "
                 f"{s['at']:.2f}) {s['slope']:+.3g} [{s['ci_low']:+.3g}, {s['ci_high']:+.3g}] per unit, "
                 f"p = {num(s['p_value'])}{holm}{side}")
+    side = f": {d['a']}'s optimum lies {'above' if d['diff'] > 0 else 'below'} {d['b']}'s" if d.get("significant") else ""
     return (f"{d['a']} vs {d['b']}: {d['diff']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}], "
-            f"p = {num(d['p_value'])}{holm}")
+            f"p = {num(d['p_value'])}{holm}{side}")
+
+
+def differing_pairs(summary: dict) -> list[dict]:
+    """The pairs of segments whose optima differ after Holm's correction, most significant first."""
+    peaks = summary.get("peaks") or {}
+    alpha = peaks.get("alpha", 0.05)
+    hits = [d for d in peaks.get("differences", [])
+            if d.get("p_holm") is not None and np.isfinite(d["p_holm"]) and d["p_holm"] < alpha]
+    return sorted(hits, key=lambda d: d.get("p_test", d["p_value"]))
 
 
 def peak_lines(summary: dict) -> list[str]:
@@ -426,4 +436,6 @@ def render_text(result) -> str:
                      f"Where {s['peaks']['objective']} peaks (quadratic in the weight, {100 * s['confidence']:.0f}% interval):")
         lines += peak_lines(s)
     lines.append(differs_line(s))
+    pairs = differing_pairs(s)
+    lines += [f"  also {pair_text(d, s['peaks']['axis'])}" for d in pairs[1:]]
     return "\n".join(lines)

@@ -103,7 +103,8 @@ class BehaviourModel:
         """The day's :class:`UserView` from the users' traits and dynamic state (rows aligned)."""
         b = self.b
         sens = traits.satiation[:, None]
-        bored = b.boredom_weight * sens * np.maximum(boredom - b.boredom_tolerance, 0.0) ** b.boredom_power
+        tol = (b.boredom_tolerance + b.boredom_habit * (habit - b.habit_reference))[:, None]
+        bored = b.boredom_weight * sens * np.maximum(boredom - tol, 0.0) ** b.boredom_power
         term = b.genre_weight * affinity - b.satiation_weight * sens * satiation - b.boredom_click * bored
         change = (b.change_curiosity * traits.novelty - b.change_aversion * habit) if b.change_reaction else \
             np.zeros(len(habit), np.float32)

@@ -47,6 +47,7 @@ class Behaviour:
     boredom_tolerance: float = 0.25    # a genre's share of recent viewing below this does not bore ...
     boredom_power: float = 2.0         # ... and the excess bores as its power: over 1, a little variety relieves most
     boredom_click: float = 0.2         # the share of boredom a card's pull already feels (the rest spoils the play)
+    boredom_habit: float = 0.16        # tolerance + boredom_habit x (habit - habit_reference): habitual viewers settle into comfort viewing
     # taste dynamics: tastes drift toward what is watched (per unit watch share of a play)
     taste_drift: float = 0.008           # latent taste moves toward the latent of titles watched
     genre_drift: float = 0.03          # genre affinity rises toward genre_ceiling for genres watched ...
@@ -174,7 +175,7 @@ class WorldConfig:
                              "that do not rise (each step is a probability of going on)")
         b = self.behaviour
         for name in ("satiation_decay", "satisfaction_memory", "extra_session_prob", "churn_base",
-                     "search_probability", "quit_after_abandon", "boredom_decay", "change_adaptation", "change_threshold", "genre_forget", "drift_habit", "boredom_click",
+                     "search_probability", "quit_after_abandon", "boredom_decay", "boredom_habit", "change_adaptation", "change_threshold", "genre_forget", "drift_habit", "boredom_click",
                      "habit_gain", "habit_decay", "habit_reference"):
             if not 0.0 <= getattr(b, name) <= 1.0:
                 raise InputError(f"world.behaviour.{name} must be in [0, 1]")

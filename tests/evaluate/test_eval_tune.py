@@ -156,7 +156,7 @@ def test_tune_model_bad_input_one_line_exit_2(ml100k, tmp_path, capsys, args, me
 @pytest.mark.slow
 def test_the_same_choice_and_figures_on_any_number_of_workers(ml100k):
     """Each trial carries its own seed: 1 or 2 worker processes choose the same parameters (about 10 s)."""
-    from recsys import parallel
+    from recsys.core import parallel
     from recsys.evaluate import load_movielens
 
     inter, items = load_movielens(ml100k)

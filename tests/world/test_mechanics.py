@@ -1,5 +1,5 @@
 """The world's mechanisms one at a time, on hand-made inputs or tiny worlds: return counts, the
-examination cascade, refit schedules, boredom and taste drift, habit, the page's look and the
+examination cascade, refit schedules, boredom (and habit's tolerance of it) and taste drift, habit, the page's look and the
 switch that turns the change reaction off."""
 
 from __future__ import annotations
@@ -139,6 +139,28 @@ def test_boredom_is_the_share_of_viewing_and_tastes_drift_toward_it():
     h0 = ShardState.new(world, 0, 3).habit
     assert st.habit[0] > h0[0] and (st.habit[1:] < h0[1:]).all()
     del zero
+
+
+def test_habit_raises_the_share_of_a_genre_that_bores():
+    """Boredom bites above a tolerance that rises with habit (comfort viewing): the same
+    concentrated viewing bores a user with little habit and spares a habitual one, as
+    ``boredom_weight x sensitivity x (boredom - tolerance(habit))+^power`` by hand."""
+    model, world = _model()
+    b = dataclasses.replace(model.b, boredom_habit=0.2)
+    model = BehaviourModel(dataclasses.replace(model.config, behaviour=b), world.catalog, world.truth)
+    st = ShardState.new(world, 0, 2)
+    boredom = np.zeros_like(st.boredom)
+    boredom[:, 3] = 0.34
+    habit = np.array([0.1, 0.9], np.float32)
+    view = model.view(st.users, st.taste, st.affinity, st.satiation, boredom, habit)
+    tol = b.boredom_tolerance + b.boredom_habit * (habit - b.habit_reference)      # 0.21 and 0.37
+    bored = b.boredom_weight * st.users.satiation * np.maximum(0.34 - tol, 0.0) ** b.boredom_power
+    np.testing.assert_allclose(view.boredom_term[:, 3], (1 - b.boredom_click) * bored, rtol=1e-5)
+    assert view.boredom_term[0, 3] > 0 and view.boredom_term[1, 3] == 0
+    assert (view.boredom_term[:, np.arange(boredom.shape[1]) != 3] == 0).all()
+    flat = BehaviourModel(model.config.with_overrides(behaviour=dataclasses.replace(b, boredom_habit=0.0)),
+                          world.catalog, world.truth).view(st.users, st.taste, st.affinity, st.satiation, boredom, habit)
+    assert flat.boredom_term[0, 3] == pytest.approx(flat.boredom_term[1, 3] * st.users.satiation[0] / st.users.satiation[1])
 
 
 def test_page_look_and_change():
