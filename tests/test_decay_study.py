@@ -16,7 +16,9 @@ def test_the_null_arms_are_one_frozen_policy_twice():
     assert arms[control].policy == arms[treatment].policy and arms[control].params == arms[treatment].params
     assert arms[control].params["artwork"] == "fixed"
     assert all(cfg.refit_every(a) == 0 for a in cfg.arms)
-    assert not cfg.world.behaviour.change_reaction and study_config(5, 900, True).world.behaviour.change_reaction
+    # off: no reaction from day 0, the warm-up as with it on
+    assert cfg.world.behaviour.change_reaction and cfg.world.behaviour.change_reaction_until == 0
+    assert study_config(5, 900, True).world.behaviour.change_reaction_until is None
 
 
 def test_flag_rate_is_clopper_pearson():

@@ -18,9 +18,10 @@ same fit on the same warm-up logs, fixed artwork). Every policy is frozen (``ret
   study measures that trend (the mean of the worlds' early-vs-late log ratios, and the lift
   by day pooled over worlds) and how the test's spread compares with it.
 
-Each seed runs twice, with ``change_reaction`` off (the steady-state world) and on, with the
-same users, arms and draws; the late-window lift of the run with the reaction off is the
-steady-state truth the run with it on is checked against.
+Each seed runs twice, with the reaction on and off from day 0 (``change_reaction_until = 0``:
+the steady-state world), with the same warm-up, users, fitted policies, arms and draws; the
+late-window lift of the run with the reaction off is the steady-state truth the run with it on
+is checked against.
 """
 
 from __future__ import annotations
@@ -49,9 +50,10 @@ COMPARISONS = {"aa": ("hybrid", "hybrid_b"), "hp": ("popularity", "hybrid")}
 
 def study_config(seed: int, users: int, change_reaction: bool, *, warmup_days: int = 14,
                  days: int = 14) -> ExperimentConfig:
-    """One world of the study: the three frozen arms, the reaction to a changed page on or off."""
+    """One world of the study: the three frozen arms, the reaction to a changed page on or off
+    during the experiment (the warm-up the same either way)."""
     cfg = ExperimentConfig()
-    behaviour = dataclasses.replace(cfg.world.behaviour, change_reaction=change_reaction)
+    behaviour = dataclasses.replace(cfg.world.behaviour, change_reaction_until=None if change_reaction else 0)
     world = dataclasses.replace(cfg.world, users=users, behaviour=behaviour)
     return dataclasses.replace(cfg, name="decay-study", users=users, days=days, warmup_days=warmup_days, seed=seed,
                                world=world, arms=ARMS, control="popularity", retrain_every=0).validate()

@@ -418,6 +418,8 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
     slot_row, slot_pos = np.divmod(np.arange(S), cfg.row_length)
     looks = page_look(model, titles_v, art_v, page.row_kind)      # how each visitor's page looks today
     change = react(state, view, model, v.users, looks)            # ... and the reaction to it
+    if b.change_reaction_until is not None and day >= b.change_reaction_until:
+        change = np.zeros_like(change)                            # the steady state: the same day-0 state, no reaction
 
     imp_parts, play_parts, sess_parts = [], [], []
     reward_sum = np.zeros(state.n, np.float32)

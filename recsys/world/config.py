@@ -55,7 +55,8 @@ class Behaviour:
     genre_forget: float = 0.03         # ... and relaxes toward the user's own (initial) affinity, per day
     drift_habit: float = 0.0           # genre drift x (1 - drift_habit x habit): settled habits, settled tastes
     # novelty and change aversion: a reaction to a page that looks unlike what the user is used to
-    change_reaction: bool = True       # False: the steady-state world (the same users and draws, no transient)
+    change_reaction: bool = True       # False: no reaction on any day, warm-up included
+    change_reaction_until: int | None = None  # react only on days before this one; 0: an experiment's steady-state truth
     change_curiosity: float = 2.5      # logit per unit change, times the user's novelty seeking
     change_aversion: float = 2.0       # logit per unit change, times the user's habit
     change_adaptation: float = 0.4     # per active day: how far the familiar look moves toward today's page

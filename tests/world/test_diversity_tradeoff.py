@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from recsys.core.config import read_toml
-from recsys.tune import Grid, TuneConfig, default_config
+from recsys.tune import TuneConfig, default_config
 from recsys.tune.analysis import analyse_sweep
 from recsys.tune.sweep import replicate_tasks, run_replicate
 

@@ -208,6 +208,28 @@ def test_the_steady_state_switch_keeps_users_and_draws():
     assert len(ia) and len(ic) and not ia["p_click"].equals(ic["p_click"])
 
 
+def test_the_reaction_switched_off_from_day_0_keeps_the_warm_up():
+    """change_reaction_until = 0, an experiment's steady-state truth: the warm-up (logs, segments,
+    the policies fitted on it) is the same as with the reaction on; from day 0 the reaction is
+    gone, so clicks differ where a page changed."""
+    arms = (ArmConfig("pop", "popularity", 0.5), ArmConfig("hyb", "hybrid", 0.5))
+    base = ExperimentConfig(users=600, days=2, warmup_days=7, seed=5, world=TINY, arms=arms, control="pop")
+    a = run_experiment(base)
+    c = run_experiment(base.replace(world=dataclasses.replace(TINY, behaviour=dataclasses.replace(
+        TINY.behaviour, change_reaction_until=0))))
+    for kind in ("impressions", "plays", "sessions"):
+        wa, wc = getattr(a.warmup.logs, kind), getattr(c.warmup.logs, kind)
+        if wa is not None:
+            pd.testing.assert_frame_equal(wa.reset_index(drop=True), wc.reset_index(drop=True))
+    np.testing.assert_array_equal(a.warmup.segment, c.warmup.segment)
+    np.testing.assert_array_equal(a.arm, c.arm)
+    ia, ic = a.logs.impressions, c.logs.impressions
+    assert len(ia) and not ia["p_click"].equals(ic["p_click"])
+    # a value that is not a day is refused
+    with pytest.raises(InputError):
+        WorldConfig.from_dict({"behaviour": {"change_reaction_until": "day 0"}})
+
+
 def test_cumulative_tables_carry_the_return_columns_of_each_window():
     """Day by day, the tally of visit days gives what return_counts gives on the sessions so far."""
     from recsys.core.logs import Logs
