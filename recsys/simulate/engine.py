@@ -417,9 +417,10 @@ def simulate_day(state: ShardState, model: BehaviourModel, policies: list[Policy
     team_v = page.slot_team().reshape(len(v.users), S)
     slot_row, slot_pos = np.divmod(np.arange(S), cfg.row_length)
     looks = page_look(model, titles_v, art_v, page.row_kind)      # how each visitor's page looks today
-    change = react(state, view, model, v.users, looks)            # ... and the reaction to it
-    if b.change_reaction_until is not None and day >= b.change_reaction_until:
-        change = np.zeros_like(change)                            # the steady state: the same day-0 state, no reaction
+    if b.change_reaction_until is None or day < b.change_reaction_until:
+        change = react(state, view, model, v.users, looks)        # ... and the reaction to it
+    else:                                                         # the steady state: the same day-0 state, no reaction
+        change = np.zeros(len(v.users), np.float32)
 
     imp_parts, play_parts, sess_parts = [], [], []
     reward_sum = np.zeros(state.n, np.float32)
